@@ -21,7 +21,7 @@ type Event struct {
 	SchemaVersion int             `json:"schemaVersion"` // shape of Data; upcasters lift old shapes
 	Time          time.Time       `json:"time"`          // UTC, stamped at append
 	Meta          Meta            `json:"meta"`
-	Data          json.RawMessage `json:"data"` // a JSON object, stored byte for byte
+	Data          json.RawMessage `json:"data"`     // a JSON object, stored byte for byte
 	PrevHash      string          `json:"prevHash"` // Hash of version-1; "" for version 1
 	Hash          string          `json:"hash"`     // hex SHA-256, see ComputeHash
 }

@@ -117,8 +117,8 @@ type Closed struct {
 // typeInfo is what the registry knows of one event type.
 type typeInfo struct {
 	kind     StreamKind
-	current  int                 // current schema version
-	decode   func() validatable  // new zero payload of the current schema
+	current  int                // current schema version
+	decode   func() validatable // new zero payload of the current schema
 	terminal bool
 }
 
