@@ -1,0 +1,75 @@
+// Command streamer is the one CLI of the project: the local stack (dev),
+// table management (tables) and, as later issues land, request, audit,
+// rebuild, events tail and token.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+const usage = `streamer — event-sourced request tracking
+
+Usage:
+  streamer dev [flags]              run the local stack on the embedded store
+  streamer tables create [flags]    create the DynamoDB tables (idempotent)
+  streamer help                     this text
+
+Run 'streamer <command> -h' for a command's flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+}
+
+// run dispatches a command line; it is main without the process, for tests.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	logger := newLogger(stderr, getenv("LOG_LEVEL"))
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "dev":
+		err = runDev(ctx, args[1:], stdout, logger, getenv)
+	case "tables":
+		err = runTables(ctx, args[1:], stdout, getenv)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "streamer: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "streamer %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}
+
+// newLogger builds the JSON slog logger every command uses; LOG_LEVEL is
+// debug, info (default), warn or error.
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	switch strings.ToLower(level) {
+	case "debug":
+		l = slog.LevelDebug
+	case "warn", "warning":
+		l = slog.LevelWarn
+	case "error":
+		l = slog.LevelError
+	default:
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# make test: every check and test, with one moto server for the whole run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+state=$(mktemp -d)
+log=${TEST_LOG:-$state/test.log}
+cleanup() { scripts/moto.sh stop "$state"; }
+trap cleanup EXIT
+
+scripts/tools.sh
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go') $(git ls-files --others --exclude-standard '*.go'))
+if [ -n "$unformatted" ]; then echo "not gofmt-ed:"; echo "$unformatted"; exit 1; fi
+echo "== go vet"
+go vet ./...
+
+echo "== moto_server"
+STREAMER_TEST_AWS_ENDPOINT=$(scripts/moto.sh start "$state")
+export STREAMER_TEST_AWS_ENDPOINT
+echo "moto at $STREAMER_TEST_AWS_ENDPOINT"
+
+echo "== go test -race (full log: $log)"
+set +e
+go test -race -count=1 -timeout 30m -v ./... >"$log" 2>&1
+rc=$?
+set -e
+# Show the per-backend conformance trees, every failure, and the package results.
+grep -E '^(ok|FAIL|PASS|panic:|--- FAIL|    --- (PASS|FAIL): TestConformance/[^/]+ )|^--- PASS: TestConformance|^\s+--- FAIL|_test\.go:[0-9]+:' "$log" || true
+if [ $rc -ne 0 ]; then echo "go test failed (exit $rc); full log in $log"; exit $rc; fi
+echo "all tests passed"
