@@ -79,8 +79,8 @@ type Cancelled struct {
 
 // TimedOut is the data of request.timed_out.
 type TimedOut struct {
-	Deadline   time.Time `json:"deadline"`             // the deadline that passed
-	LastSeenAt time.Time `json:"lastSeenAt,omitempty"` // last event before the silence
+	Deadline   time.Time `json:"deadline"`            // the deadline that passed
+	LastSeenAt time.Time `json:"lastSeenAt,omitzero"` // last event before the silence
 }
 
 // Opened is the data of connection.opened.

@@ -1,0 +1,228 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/streamer/streamer/events"
+)
+
+// Store is the SQLite events.Store. It is safe for concurrent use.
+type Store struct {
+	write *sql.DB // exactly one connection: every write transaction
+	read  *sql.DB // pooled, query_only connections
+	cfg   config
+
+	// Statements prepared once on the write connection.
+	headStmt   *sql.Stmt
+	insertStmt *sql.Stmt
+
+	mu     sync.Mutex
+	subs   map[chan struct{}]struct{}
+	closed bool
+}
+
+var _ events.Store = (*Store)(nil)
+
+// schemaVersion is the PRAGMA user_version this build writes and reads.
+const schemaVersion = 1
+
+const schema = `
+CREATE TABLE IF NOT EXISTS events (
+	position       INTEGER PRIMARY KEY AUTOINCREMENT,
+	stream         TEXT    NOT NULL,
+	version        INTEGER NOT NULL,
+	id             TEXT    NOT NULL UNIQUE,
+	type           TEXT    NOT NULL,
+	schema_version INTEGER NOT NULL,
+	time           TEXT    NOT NULL,
+	meta           TEXT    NOT NULL,
+	data           BLOB    NOT NULL,
+	prev_hash      TEXT    NOT NULL,
+	hash           TEXT    NOT NULL,
+	state          TEXT    NOT NULL,
+	UNIQUE (stream, version)
+) STRICT;
+PRAGMA user_version = 1;
+`
+
+type config struct {
+	busyTimeout time.Duration
+	readConns   int
+	scanBatch   int
+}
+
+// Option tunes Open.
+type Option func(*config)
+
+// WithBusyTimeout sets how long a connection waits for a lock held by
+// another process before failing (default 10s). Writers of this Store never
+// wait on each other: they share one connection.
+func WithBusyTimeout(d time.Duration) Option { return func(c *config) { c.busyTimeout = d } }
+
+// WithReadConns bounds the read pool (default 4).
+func WithReadConns(n int) Option { return func(c *config) { c.readConns = n } }
+
+// WithScanBatch sets how many rows Scan reads per query (default 500). No
+// query stays open while Scan's callback runs.
+func WithScanBatch(n int) Option { return func(c *config) { c.scanBatch = n } }
+
+// Open opens the store in the SQLite file at path, creating the file and its
+// schema if needed. The caller closes it with Close.
+func Open(path string, opts ...Option) (*Store, error) {
+	cfg := config{busyTimeout: 10 * time.Second, readConns: 4, scanBatch: 500}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("open sqlite store: path must be a file name, got %q", path)
+	}
+	if cfg.readConns < 1 || cfg.scanBatch < 1 || cfg.busyTimeout < 0 {
+		return nil, fmt.Errorf("open sqlite store: read conns (%d) and scan batch (%d) must be ≥ 1, busy timeout (%v) ≥ 0",
+			cfg.readConns, cfg.scanBatch, cfg.busyTimeout)
+	}
+	s := &Store{cfg: cfg, subs: map[chan struct{}]struct{}{}}
+	var err error
+	if s.write, err = openDB(path, cfg, "_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate", 1); err != nil {
+		return nil, err
+	}
+	if err := s.migrate(); err != nil {
+		s.write.Close()
+		return nil, err
+	}
+	if s.read, err = openDB(path, cfg, "_pragma=query_only(1)", cfg.readConns); err != nil {
+		s.write.Close()
+		return nil, err
+	}
+	if err := s.prepare(); err != nil {
+		s.read.Close()
+		s.write.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// openDB opens a pool of at most conns connections to path with the given
+// extra DSN parameters, and checks that one connects.
+func openDB(path string, cfg config, params string, conns int) (*sql.DB, error) {
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
+		fmt.Sprintf("?_pragma=busy_timeout(%d)&", cfg.busyTimeout.Milliseconds()) + params
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	if err := db.Ping(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// migrate creates the schema in a new file and refuses a file written by a
+// newer build.
+func (s *Store) migrate() error {
+	ctx := context.Background()
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate sqlite store: %w", err)
+	}
+	defer tx.Rollback()
+	var v int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return fmt.Errorf("migrate sqlite store: read user_version: %w", err)
+	}
+	switch {
+	case v == schemaVersion:
+		return nil
+	case v > schemaVersion:
+		return fmt.Errorf("migrate sqlite store: schema version %d is newer than this build's %d", v, schemaVersion)
+	}
+	if _, err := tx.ExecContext(ctx, schema); err != nil {
+		return fmt.Errorf("migrate sqlite store: create schema: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migrate sqlite store: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) prepare() error {
+	var err error
+	if s.headStmt, err = s.write.Prepare(`SELECT version, hash, state FROM events WHERE stream = ? ORDER BY version DESC LIMIT 1`); err != nil {
+		return fmt.Errorf("prepare head query: %w", err)
+	}
+	if s.insertStmt, err = s.write.Prepare(`INSERT INTO events
+		(stream, version, id, type, schema_version, time, meta, data, prev_hash, hash, state)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`); err != nil {
+		return fmt.Errorf("prepare insert: %w", err)
+	}
+	return nil
+}
+
+// DB is the write handle: a pool of exactly one connection, shared with
+// Append. Other packages may run their own transactions on it to commit with
+// the events they derive from (views) or to change rows behind the store's
+// back (tests). A transaction held open on it blocks every Append.
+func (s *Store) DB() *sql.DB { return s.write }
+
+// Close closes both connection pools and every Subscribe channel.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	for ch := range s.subs {
+		close(ch)
+		delete(s.subs, ch)
+	}
+	s.mu.Unlock()
+	return errors.Join(s.headStmt.Close(), s.insertStmt.Close(), s.read.Close(), s.write.Close())
+}
+
+// Subscribe returns a channel that receives a signal after every append
+// that commits (signals coalesce: one pending signal stands for any number
+// of appends), so a tailer can sleep until there is something after its last
+// position. cancel stops the signals; the channel is closed when the Store
+// is. A subscriber must call ReadFrom after subscribing, not only after the
+// first signal, to see what committed before it subscribed.
+func (s *Store) Subscribe() (ch <-chan struct{}, cancel func()) {
+	c := make(chan struct{}, 1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		close(c)
+		return c, func() {}
+	}
+	s.subs[c] = struct{}{}
+	return c, func() {
+		s.mu.Lock()
+		delete(s.subs, c)
+		s.mu.Unlock()
+	}
+}
+
+// notify wakes every subscriber without blocking.
+func (s *Store) notify() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.subs {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
+	}
+}
