@@ -21,9 +21,11 @@ type Store struct {
 	read  *sql.DB // pooled, query_only connections
 	cfg   config
 
-	// Statements prepared once on the write connection.
-	headStmt   *sql.Stmt
-	insertStmt *sql.Stmt
+	// Statements prepared once on the write connection: the head query, and
+	// a multi-row INSERT for each batch size Append has seen.
+	headStmt *sql.Stmt
+	stmtMu   sync.Mutex
+	inserts  map[int]*sql.Stmt
 
 	mu     sync.Mutex
 	subs   map[chan struct{}]struct{}
@@ -75,8 +77,9 @@ func WithReadConns(n int) Option { return func(c *config) { c.readConns = n } }
 // query stays open while Scan's callback runs.
 func WithScanBatch(n int) Option { return func(c *config) { c.scanBatch = n } }
 
-// Open opens the store in the SQLite file at path, creating the file and its
-// schema if needed. The caller closes it with Close.
+// Open opens the store in the SQLite file at path, creating the file (its
+// folder must exist) and its schema if needed, and switching it to WAL mode.
+// The caller closes it with Close.
 func Open(path string, opts ...Option) (*Store, error) {
 	cfg := config{busyTimeout: 10 * time.Second, readConns: 4, scanBatch: 500}
 	for _, o := range opts {
@@ -89,7 +92,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite store: read conns (%d) and scan batch (%d) must be ≥ 1, busy timeout (%v) ≥ 0",
 			cfg.readConns, cfg.scanBatch, cfg.busyTimeout)
 	}
-	s := &Store{cfg: cfg, subs: map[chan struct{}]struct{}{}}
+	s := &Store{cfg: cfg, subs: map[chan struct{}]struct{}{}, inserts: map[int]*sql.Stmt{}}
 	var err error
 	if s.write, err = openDB(path, cfg, "_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate", 1); err != nil {
 		return nil, err
@@ -130,10 +133,17 @@ func openDB(path string, cfg config, params string, conns int) (*sql.DB, error) 
 	return db, nil
 }
 
-// migrate creates the schema in a new file and refuses a file written by a
-// newer build.
+// migrate checks WAL mode took, creates the schema in a new file and
+// refuses a file written by a newer build.
 func (s *Store) migrate() error {
 	ctx := context.Background()
+	var mode string
+	if err := s.write.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return fmt.Errorf("migrate sqlite store: read journal_mode: %w", err)
+	}
+	if !strings.EqualFold(mode, "wal") { // e.g. a file system without shared memory
+		return fmt.Errorf("migrate sqlite store: journal mode is %q, WAL is required", mode)
+	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("migrate sqlite store: %w", err)
@@ -163,12 +173,30 @@ func (s *Store) prepare() error {
 	if s.headStmt, err = s.write.Prepare(`SELECT version, hash, state FROM events WHERE stream = ? ORDER BY version DESC LIMIT 1`); err != nil {
 		return fmt.Errorf("prepare head query: %w", err)
 	}
-	if s.insertStmt, err = s.write.Prepare(`INSERT INTO events
-		(stream, version, id, type, schema_version, time, meta, data, prev_hash, hash, state)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`); err != nil {
-		return fmt.Errorf("prepare insert: %w", err)
-	}
 	return nil
+}
+
+// insertColumns is the number of columns insertFor's statements bind per row.
+const insertColumns = 11
+
+// insertFor returns the statement inserting n rows at once, preparing it on
+// first use. It must be called outside a write transaction: preparing takes
+// the write connection.
+func (s *Store) insertFor(n int) (*sql.Stmt, error) {
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	if st := s.inserts[n]; st != nil {
+		return st, nil
+	}
+	row := "(" + strings.Repeat("?, ", insertColumns-1) + "?)"
+	st, err := s.write.Prepare(`INSERT INTO events
+		(stream, version, id, type, schema_version, time, meta, data, prev_hash, hash, state)
+		VALUES ` + strings.Repeat(row+", ", n-1) + row)
+	if err != nil {
+		return nil, fmt.Errorf("prepare %d-row insert: %w", n, err)
+	}
+	s.inserts[n] = st
+	return st, nil
 }
 
 // DB is the write handle: a pool of exactly one connection, shared with
@@ -190,7 +218,14 @@ func (s *Store) Close() error {
 		delete(s.subs, ch)
 	}
 	s.mu.Unlock()
-	return errors.Join(s.headStmt.Close(), s.insertStmt.Close(), s.read.Close(), s.write.Close())
+	errs := []error{s.headStmt.Close()}
+	s.stmtMu.Lock()
+	for n, st := range s.inserts {
+		errs = append(errs, st.Close())
+		delete(s.inserts, n)
+	}
+	s.stmtMu.Unlock()
+	return errors.Join(append(errs, s.read.Close(), s.write.Close())...)
 }
 
 // Subscribe returns a channel that receives a signal after every append
@@ -198,7 +233,9 @@ func (s *Store) Close() error {
 // of appends), so a tailer can sleep until there is something after its last
 // position. cancel stops the signals; the channel is closed when the Store
 // is. A subscriber must call ReadFrom after subscribing, not only after the
-// first signal, to see what committed before it subscribed.
+// first signal, to see what committed before it subscribed. Only appends
+// through this Store signal: a tailer that shares the file with another
+// process should also poll on a timer.
 func (s *Store) Subscribe() (ch <-chan struct{}, cancel func()) {
 	c := make(chan struct{}, 1)
 	s.mu.Lock()
