@@ -10,11 +10,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"time"
 
-	"github.com/streamer/streamer/events/sqlite"
+	"github.com/streamer/streamer/app"
 )
 
 // devConfig is what `streamer dev` runs with; every field has a default so
@@ -38,50 +36,60 @@ func runDev(ctx context.Context, args []string, stdout io.Writer, logger *slog.L
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
-		return fmt.Errorf("data folder: %w", err)
-	}
-	dbPath := filepath.Join(cfg.DataDir, "events.db")
-	store, err := sqlite.Open(dbPath)
+	rt, err := app.OpenLocal(ctx, app.LocalConfig{DataDir: cfg.DataDir, Logger: logger})
 	if err != nil {
-		return fmt.Errorf("open store %s: %w", dbPath, err)
+		return err
 	}
-	defer store.Close()
+	defer rt.Close()
 
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		pos, err := store.LastPosition(r.Context())
-		w.Header().Set("Content-Type", "application/json")
-		if err != nil {
-			logger.Error("health check failed", "err", err)
-			w.WriteHeader(http.StatusServiceUnavailable)
-			json.NewEncoder(w).Encode(map[string]any{"status": "unavailable", "error": "event store unreachable"})
-			return
-		}
-		json.NewEncoder(w).Encode(map[string]any{"status": "ok", "store": "sqlite", "lastPosition": pos})
-	})
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: devMux(rt, logger), ReadHeaderTimeout: 10 * time.Second}
 	base := "http://" + ln.Addr().String()
-	fmt.Fprintf(stdout, "streamer dev: embedded store %s\n", dbPath)
+	fmt.Fprintf(stdout, "streamer dev: embedded store in %s\n", cfg.DataDir)
 	fmt.Fprintf(stdout, "  health:  %s/healthz\n", base)
 	fmt.Fprintf(stdout, "Press Ctrl-C to stop.\n")
-	logger.Info("dev stack started", "addr", ln.Addr().String(), "data", dbPath)
+	logger.Info("dev stack started", "addr", ln.Addr().String(), "data", cfg.DataDir)
 
-	errc := make(chan error, 1)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- rt.Run(ctx) }()
 	select {
 	case <-ctx.Done():
-	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
-			return err
+	case err = <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
 		}
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
+	cancel()
+	shutdownCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
+	defer stop()
 	logger.Info("dev stack stopping")
-	return srv.Shutdown(shutdownCtx)
+	return errors.Join(err, srv.Shutdown(shutdownCtx))
+}
+
+// devMux serves the local stack's HTTP endpoints.
+func devMux(rt *app.Local, logger *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		pos, err := rt.Store.LastPosition(r.Context())
+		var cp int64
+		if err == nil {
+			cp, err = rt.Feed.Get(r.Context(), rt.Projector.Name())
+		}
+		if err != nil {
+			logger.Error("health check failed", "err", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			json.NewEncoder(w).Encode(map[string]any{"status": "unavailable", "error": "embedded store unreachable"})
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{"status": "ok", "store": "sqlite", "lastPosition": pos,
+			"consumers": map[string]int64{rt.Projector.Name(): cp}})
+	})
+	return mux
 }

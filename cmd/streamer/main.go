@@ -18,6 +18,7 @@ const usage = `streamer — event-sourced request tracking
 
 Usage:
   streamer dev [flags]              run the local stack on the embedded store
+  streamer rebuild [flags]          rebuild the views from the log, without downtime
   streamer tables create [flags]    create the DynamoDB tables (idempotent)
   streamer help                     this text
 
@@ -41,6 +42,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	switch args[0] {
 	case "dev":
 		err = runDev(ctx, args[1:], stdout, logger, getenv)
+	case "rebuild":
+		err = runRebuild(ctx, args[1:], stdout, logger, getenv)
 	case "tables":
 		err = runTables(ctx, args[1:], stdout, getenv)
 	case "help", "-h", "--help":
