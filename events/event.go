@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -62,6 +63,9 @@ const MaxStreamIDLength = 512
 
 // ParseStream splits a stream name into its kind and entity ID.
 func ParseStream(stream string) (StreamKind, string, error) {
+	if !utf8.ValidString(stream) {
+		return "", "", invalid("stream name is not valid UTF-8")
+	}
 	if len(stream) > MaxStreamIDLength {
 		return "", "", invalid("stream name longer than %d bytes", MaxStreamIDLength)
 	}

@@ -3,6 +3,7 @@ package events
 import (
 	"fmt"
 	"time"
+	"unicode/utf8"
 )
 
 // Rule names a lifecycle rule; it is stable and appears in error frames and
@@ -115,6 +116,9 @@ func Prepare(stream string, head Head, evs []Event, now time.Time) ([]Event, []S
 			return nil, nil, invalid("%s: schema version %d not in 1..%d", e.Type, e.SchemaVersion, CurrentSchema(e.Type))
 		}
 		if err := checkObject(e.Data); err != nil {
+			return nil, nil, fmt.Errorf("%s at version %d: %w", e.Type, version, err)
+		}
+		if err := checkUTF8(e); err != nil {
 			return nil, nil, fmt.Errorf("%s at version %d: %w", e.Type, version, err)
 		}
 		payload, err := DecodePayload(e)
@@ -233,4 +237,21 @@ func Fold(evs []Event) (State, error) {
 		s = next
 	}
 	return s, nil
+}
+
+// checkUTF8 rejects strings that are not valid UTF-8: a JSON encoder or a
+// DynamoDB client would replace the bad bytes, so the stored event would no
+// longer match its hash. Every backend therefore refuses them alike.
+func checkUTF8(e Event) error {
+	m := e.Meta
+	for name, v := range map[string]string{"id": e.ID, "actor": m.Actor, "tenant": m.Tenant, "correlationId": m.CorrelationID,
+		"causationId": m.CausationID, "traceId": m.TraceID, "source": m.Source} {
+		if !utf8.ValidString(v) {
+			return invalid("%s is not valid UTF-8", name)
+		}
+	}
+	if !utf8.Valid(e.Data) {
+		return invalid("data is not valid UTF-8")
+	}
+	return nil
 }

@@ -71,6 +71,17 @@ func testLifecycle(t *testing.T, h Harness) {
 		_, err := s.Append(ctx, "orders/1", 0, submitted())
 		mustFail(t, err, events.ErrInvalidEvent)
 	})
+	t.Run("invalid UTF-8", func(t *testing.T) {
+		bad := progress(1, "")
+		bad.Data = []byte("{\"percentage\":1,\"message\":\"\xff\xfe\"}")
+		stream := running(t, s)
+		_, err := s.Append(ctx, stream, 2, bad)
+		mustFail(t, err, events.ErrInvalidEvent)
+		badMeta := progress(1, "")
+		badMeta.Meta.Actor = "\xc3\x28"
+		_, err = s.Append(ctx, stream, 2, badMeta)
+		mustFail(t, err, events.ErrInvalidEvent)
+	})
 	t.Run("payload fails validation", func(t *testing.T) {
 		_, err := s.Append(ctx, newStream(t), 0, ev(events.RequestSubmitted, events.Submitted{Owner: "u"}))
 		mustFail(t, err, events.ErrInvalidEvent)
