@@ -60,8 +60,8 @@ func (s *Store) Append(ctx context.Context, stream string, expectedVersion int64
 	return stored, nil
 }
 
-// appendTx is Append's work inside the transaction.
-// It inserts every event with one statement.
+// appendTx is Append's work inside the transaction: read the head, check
+// the expected version, Prepare, and insert every event with one statement.
 func (s *Store) appendTx(ctx context.Context, tx *sql.Tx, insert *sql.Stmt, stream string, expected int64, evs []events.Event) ([]events.Event, error) {
 	var (
 		head  events.Head
