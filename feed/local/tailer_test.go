@@ -160,15 +160,15 @@ func TestDeliversEverythingInOrder(t *testing.T) {
 		appendRequest(t, s, id, n)
 	}
 	rec := newRecorder()
-	runUntil(t, local.NewTailer(s, st, st, rec, fastConfig(), nil), func() bool { return equal(rec.snapshot(), want(streams)) })
+	last, _ := s.LastPosition(context.Background())
+	runUntil(t, local.NewTailer(s, st, st, rec, fastConfig(), nil), func() bool {
+		cp, _ := st.Get(context.Background(), "recorder")
+		return cp == last && equal(rec.snapshot(), want(streams))
+	})
 	for k, n := range rec.deliveries {
 		if n != 1 {
 			t.Errorf("%s delivered %d times without any failure", k, n)
 		}
-	}
-	last, _ := s.LastPosition(context.Background())
-	if cp, _ := st.Get(context.Background(), "recorder"); cp != last {
-		t.Fatalf("checkpoint %d, want %d", cp, last)
 	}
 }
 
