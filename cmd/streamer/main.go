@@ -10,8 +10,9 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
+
+	"github.com/streamer/streamer/app"
 )
 
 const usage = `streamer — event-sourced request tracking
@@ -60,19 +61,5 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	return 0
 }
 
-// newLogger builds the JSON slog logger every command uses; LOG_LEVEL is
-// debug, info (default), warn or error.
-func newLogger(w io.Writer, level string) *slog.Logger {
-	var l slog.Level
-	switch strings.ToLower(level) {
-	case "debug":
-		l = slog.LevelDebug
-	case "warn", "warning":
-		l = slog.LevelWarn
-	case "error":
-		l = slog.LevelError
-	default:
-		l = slog.LevelInfo
-	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
-}
+// newLogger builds the JSON slog logger every command uses.
+func newLogger(w io.Writer, level string) *slog.Logger { return app.NewLogger(w, level) }

@@ -20,10 +20,30 @@ func runRebuild(ctx context.Context, args []string, stdout io.Writer, logger *sl
 		dataDir = ".data"
 	}
 	fs.StringVar(&dataDir, "data", dataDir, "folder of the embedded store")
+	var a awsFlags
+	a.register(fs, func(k string) string {
+		if k == "DYNAMODB_ENDPOINT" {
+			return "" // the embedded store is the default; --aws-endpoint opts in
+		}
+		return getenv(k)
+	}, "aws-endpoint")
+	useAWS := fs.Bool("aws", false, "rebuild the DynamoDB views (of --region, or of --aws-endpoint) instead of the embedded store's")
+	segments := fs.Int("segments", 4, "parallel Scan segments when rebuilding on DynamoDB")
 	restart := fs.Bool("restart", false, "abandon an interrupted rebuild instead of resuming it")
 	dropPrevious := fs.Duration("drop-previous-after", 0, "after switching, wait this long and drop the replaced generation (0 keeps it)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *useAWS || a.Endpoint != "" {
+		cfg, err := a.config(ctx, getenv)
+		if err != nil {
+			return err
+		}
+		rt, err := app.NewAWS(ctx, cfg, app.AWSConfig{EventsTable: a.EventsTable, ViewsTable: a.ViewsTable, Logger: logger})
+		if err != nil {
+			return err
+		}
+		return rebuild(ctx, stdout, logger, rt.Events, rt.Views, rt.RebuildSource(*segments), *restart, *dropPrevious)
 	}
 	rt, err := app.OpenLocal(ctx, app.LocalConfig{DataDir: dataDir, Logger: logger})
 	if err != nil {

@@ -58,8 +58,12 @@ type Config struct {
 	MinBackoff       time.Duration           // first retry delay (default 50ms)
 	MaxBackoff       time.Duration           // retry delay cap (default 5s)
 	// OnFailure is the failure destination (required).
-	OnFailure func(ctx context.Context, fb FailedBatch) error
+	OnFailure FailureDestination
 }
+
+// FailureDestination receives the batches that exhausted their retries;
+// an error from it stops the poller (nothing may be dropped silently).
+type FailureDestination func(ctx context.Context, fb FailedBatch) error
 
 func (c Config) withDefaults() Config {
 	if c.BatchSize <= 0 {
