@@ -17,6 +17,7 @@ import (
 	awsdynamodb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/streamer/streamer/app"
+	"github.com/streamer/streamer/app/embedded"
 )
 
 // devConfig is what `streamer dev` runs with; every field has a default so
@@ -73,7 +74,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer, logger *slog.L
 		}}
 		storage = fmt.Sprintf("DynamoDB at %s (tables %s, %s; failed batches to %s)", a.Endpoint, a.EventsTable, a.ViewsTable, failures)
 	} else {
-		rt, err := app.OpenLocal(ctx, app.LocalConfig{DataDir: cfg.DataDir, Logger: logger})
+		rt, err := embedded.Open(ctx, embedded.Config{DataDir: cfg.DataDir, Logger: logger})
 		if err != nil {
 			return err
 		}
@@ -119,7 +120,7 @@ type devStack interface {
 	Health(ctx context.Context) (map[string]any, error)
 }
 
-type localStack struct{ rt *app.Local }
+type localStack struct{ rt *embedded.Local }
 
 func (l localStack) Run(ctx context.Context) error { return l.rt.Run(ctx) }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/streamer/streamer/app"
+	"github.com/streamer/streamer/app/embedded"
 	"github.com/streamer/streamer/events"
 	"github.com/streamer/streamer/projections"
 )
@@ -45,7 +46,7 @@ func runRebuild(ctx context.Context, args []string, stdout io.Writer, logger *sl
 		}
 		return rebuild(ctx, stdout, logger, rt.Events, rt.Views, rt.RebuildSource(*segments), *restart, *dropPrevious)
 	}
-	rt, err := app.OpenLocal(ctx, app.LocalConfig{DataDir: dataDir, Logger: logger})
+	rt, err := embedded.Open(ctx, embedded.Config{DataDir: dataDir, Logger: logger})
 	if err != nil {
 		return err
 	}

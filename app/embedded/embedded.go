@@ -1,4 +1,8 @@
-package app
+// Package embedded wires the local runtime: the SQLite event log, the
+// SQLite views and the projector fed by the local tailer. It is what
+// `streamer dev` and the local end-to-end tests run; the AWS wiring is in
+// package app, which stays free of SQLite so the Lambdas stay small.
+package embedded
 
 import (
 	"context"
@@ -17,7 +21,7 @@ import (
 )
 
 // LocalConfig configures the embedded runtime.
-type LocalConfig struct {
+type Config struct {
 	DataDir string       // folder of events.db and views.db (created if missing)
 	Feed    local.Config // tailer tuning; zero values take the defaults
 	TTL     projections.TTL
@@ -25,10 +29,10 @@ type LocalConfig struct {
 }
 
 // Validate reports every problem at once.
-func (c LocalConfig) Validate() error {
+func (c Config) Validate() error {
 	var errs []error
 	if c.DataDir == "" {
-		errs = append(errs, errors.New("app: DataDir is required"))
+		errs = append(errs, errors.New("embedded: DataDir is required"))
 	}
 	return errors.Join(errs...)
 }
@@ -41,7 +45,7 @@ type Local struct {
 	Reader    *projections.Reader
 	Projector *projections.Projector
 	Feed      *local.SQLiteState // checkpoints and dead letters
-	cfg       LocalConfig
+	cfg       Config
 	log       *slog.Logger
 }
 
@@ -51,8 +55,8 @@ const (
 	ViewsFile  = "views.db"
 )
 
-// OpenLocal opens (creating if needed) the embedded runtime in cfg.DataDir.
-func OpenLocal(ctx context.Context, cfg LocalConfig) (*Local, error) {
+// Open opens (creating if needed) the embedded runtime in cfg.DataDir.
+func Open(ctx context.Context, cfg Config) (*Local, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
