@@ -21,7 +21,8 @@ test:
 
 ## bench: benchmarks with their raw baselines (see docs/benchmarks.md)
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./events/sqlite/
+	$(GO) test -run '^$$' -bench . -benchtime 2s -count 3 ./events/sqlite/
+	$(GO) test -run '^$$' -bench . -benchtime 5x -count 3 ./projections/sqlite/
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
