@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -14,6 +15,36 @@ func Encode(e Event) ([]byte, error) {
 		e.Data = json.RawMessage(`{}`)
 	}
 	return json.Marshal(e)
+}
+
+// encodedLen is len(Encode(e)) for an event whose non-empty Data json.Marshal
+// compacts to dataLen bytes, worked out without marshalling. It reports
+// false, and Encode must be run, when dataLen is not known (-1) or e.Time is
+// one that Time.MarshalJSON refuses (a year outside 0…9999) or that this
+// function does not handle (not UTC).
+func encodedLen(e Event, dataLen int) (int, bool) {
+	var tb, nb [64]byte
+	ts := e.Time.AppendFormat(tb[:0], time.RFC3339Nano)
+	if dataLen < 0 || len(e.Data) == 0 || len(ts) < len("0000-") || ts[4] != '-' || ts[len(ts)-1] != 'Z' {
+		return 0, false
+	}
+	m := e.Meta
+	n := len(`{"id":,"stream":,"version":,"type":,"schemaVersion":,"time":"","meta":{},"data":,"prevHash":,"hash":}`) +
+		jsonStringLen(e.ID) + jsonStringLen(e.StreamID) + len(strconv.AppendInt(nb[:0], e.Version, 10)) +
+		jsonStringLen(e.Type) + len(strconv.AppendInt(nb[:0], int64(e.SchemaVersion), 10)) + len(ts) +
+		dataLen + jsonStringLen(e.PrevHash) + jsonStringLen(e.Hash)
+	fields := 0
+	for _, f := range [...]struct{ name, v string }{{"actor", m.Actor}, {"tenant", m.Tenant},
+		{"correlationId", m.CorrelationID}, {"causationId", m.CausationID}, {"traceId", m.TraceID}, {"source", m.Source}} {
+		if f.v != "" { // omitempty
+			n += len(`"":`) + len(f.name) + jsonStringLen(f.v)
+			fields++
+		}
+	}
+	if fields > 1 {
+		n += fields - 1 // commas
+	}
+	return n, true
 }
 
 // Decode parses a JSON envelope from outside (a Lambda payload, an

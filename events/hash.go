@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"sync"
 	"time"
 )
 
@@ -17,49 +19,108 @@ import (
 //
 //	["streamer.v1", id, stream, version, type, schemaVersion, time(RFC3339Nano UTC),
 //	 [actor, tenant, correlationId, causationId, traceId, source], data]
+//
+// The strings of the header are escaped as json.Marshal escapes them (HTML
+// characters included), those of the data as a json.Encoder with
+// SetEscapeHTML(false) does; canonical.go has the details.
 func CanonicalEncoding(e Event) ([]byte, error) {
-	data, err := canonicalJSON(e.Data)
-	if err != nil {
-		return nil, fmt.Errorf("canonical data of %s@%d: %w", e.StreamID, e.Version, err)
-	}
-	m := e.Meta
-	head, err := json.Marshal([]any{
-		"streamer.v1", e.ID, e.StreamID, e.Version, e.Type, e.SchemaVersion,
-		e.Time.UTC().Format(time.RFC3339Nano),
-		[]string{m.Actor, m.Tenant, m.CorrelationID, m.CausationID, m.TraceID, m.Source},
-	})
-	if err != nil {
+	c := getCanonicalizer()
+	defer putCanonicalizer(c)
+	if _, err := c.appendEvent(e); err != nil {
 		return nil, err
 	}
-	// Append data as the last array element.
-	out := make([]byte, 0, len(head)+len(data)+1)
-	out = append(out, head[:len(head)-1]...)
-	out = append(out, ',')
-	out = append(out, data...)
-	out = append(out, ']')
-	return out, nil
+	return bytes.Clone(c.out), nil
 }
 
 // ComputeHash is hex(SHA-256(prevHash || 0x0A || CanonicalEncoding(e))), with
 // prevHash the hex hash of the previous event ("" for version 1).
 func ComputeHash(prevHash string, e Event) (string, error) {
-	c, err := CanonicalEncoding(e)
-	if err != nil {
-		return "", err
+	h, _, err := hashEvent(prevHash, e)
+	return h, err
+}
+
+// hashEvent is ComputeHash that also returns the length json.Marshal gives
+// e.Data inside Encode's envelope (see canonicalizer.appendData), or -1 if
+// it is not known.
+func hashEvent(prevHash string, e Event) (hash string, dataLen int, err error) {
+	c := getCanonicalizer()
+	defer putCanonicalizer(c)
+	c.out = append(c.out, prevHash...)
+	c.out = append(c.out, '\n')
+	if dataLen, err = c.appendEvent(e); err != nil {
+		return "", -1, err
 	}
-	h := sha256.New()
-	h.Write([]byte(prevHash))
-	h.Write([]byte{'\n'})
-	h.Write(c)
-	return hex.EncodeToString(h.Sum(nil)), nil
+	sum := sha256.Sum256(c.out)
+	return hex.EncodeToString(sum[:]), dataLen, nil
+}
+
+// appendEvent appends CanonicalEncoding(e) to c.out and returns what
+// appendData says of e.Data's compact length.
+func (c *canonicalizer) appendEvent(e Event) (dataLen int, err error) {
+	m := e.Meta
+	c.out = append(c.out, `["streamer.v1",`...)
+	c.out = appendJSONString(c.out, e.ID, true)
+	c.out = append(c.out, ',')
+	c.out = appendJSONString(c.out, e.StreamID, true)
+	c.out = append(c.out, ',')
+	c.out = strconv.AppendInt(c.out, e.Version, 10)
+	c.out = append(c.out, ',')
+	c.out = appendJSONString(c.out, e.Type, true)
+	c.out = append(c.out, ',')
+	c.out = strconv.AppendInt(c.out, int64(e.SchemaVersion), 10)
+	c.out = append(c.out, ',')
+	var tb [64]byte
+	c.out = appendJSONString(c.out, e.Time.UTC().AppendFormat(tb[:0], time.RFC3339Nano), true)
+	c.out = append(c.out, ",["...)
+	for i, s := range [...]string{m.Actor, m.Tenant, m.CorrelationID, m.CausationID, m.TraceID, m.Source} {
+		if i > 0 {
+			c.out = append(c.out, ',')
+		}
+		c.out = appendJSONString(c.out, s, true)
+	}
+	c.out = append(c.out, "],"...)
+	if dataLen, err = c.appendCanonicalData(e.Data); err != nil {
+		return -1, fmt.Errorf("canonical data of %s@%d: %w", e.StreamID, e.Version, err)
+	}
+	c.out = append(c.out, ']')
+	return dataLen, nil
+}
+
+// appendCanonicalData appends canonicalJSON(raw) to c.out.
+func (c *canonicalizer) appendCanonicalData(raw json.RawMessage) (dataLen int, err error) {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		c.out = append(c.out, "{}"...)
+		return -1, nil
+	}
+	if dataLen, ok := c.appendData(raw); ok {
+		return dataLen, nil
+	}
+	// Invalid JSON (or, in theory, JSON the fast path does not take):
+	// encoding/json decides, and words the error.
+	out, err := stdCanonicalJSON(raw)
+	if err != nil {
+		return -1, err
+	}
+	c.out = append(c.out, out...)
+	return -1, nil
 }
 
 // canonicalJSON re-encodes a JSON value with object keys sorted, numbers
-// kept verbatim and no whitespace.
+// kept verbatim and no whitespace. Blank input is the empty object.
 func canonicalJSON(raw json.RawMessage) ([]byte, error) {
-	if len(bytes.TrimSpace(raw)) == 0 {
-		return []byte("{}"), nil
+	c := getCanonicalizer()
+	defer putCanonicalizer(c)
+	if _, err := c.appendCanonicalData(raw); err != nil {
+		return nil, err
 	}
+	return bytes.Clone(c.out), nil
+}
+
+// stdCanonicalJSON is the definition canonicalJSON implements, with
+// encoding/json: decode into interface values (numbers as json.Number),
+// encode with sorted map keys and no HTML escaping. canonicalJSON uses it
+// only when its own scanner rejects the input.
+func stdCanonicalJSON(raw json.RawMessage) ([]byte, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var v any
@@ -73,6 +134,21 @@ func canonicalJSON(raw json.RawMessage) ([]byte, error) {
 		return nil, err
 	}
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}
+
+// canonicalizers recycles canonicalizers and their buffers.
+var canonicalizers = sync.Pool{New: func() any { return new(canonicalizer) }}
+
+func getCanonicalizer() *canonicalizer { return canonicalizers.Get().(*canonicalizer) }
+
+// putCanonicalizer returns c to the pool unless its buffers grew unusually
+// large (a near-limit event), which would otherwise stay allocated.
+func putCanonicalizer(c *canonicalizer) {
+	if cap(c.out) > 64<<10 || cap(c.scratch) > 64<<10 {
+		return
+	}
+	c.out, c.scratch = c.out[:0], c.scratch[:0]
+	canonicalizers.Put(c)
 }
 
 // Verify recomputes the hash chain of one stream's events, given in version

@@ -130,18 +130,25 @@ func Prepare(stream string, head Head, evs []Event, now time.Time) ([]Event, []S
 			terr.Stream, terr.Version, terr.Type, terr.Status = stream, version, e.Type, state.Status
 			return nil, nil, terr
 		}
-		if e.Hash, err = ComputeHash(prev, e); err != nil {
+		var dataLen int
+		if e.Hash, dataLen, err = hashEvent(prev, e); err != nil {
 			return nil, nil, fmt.Errorf("%w: %v", ErrInvalidEvent, err)
 		}
-		enc, err := Encode(e)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%w: %v", ErrInvalidEvent, err)
+		// The size is len(Encode(e)); hashing has measured the data, so
+		// the envelope need not be marshalled just to be measured.
+		size, ok := encodedLen(e, dataLen)
+		if !ok {
+			enc, err := Encode(e)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%w: %v", ErrInvalidEvent, err)
+			}
+			size = len(enc)
 		}
-		if len(enc) > MaxEventSize {
+		if size > MaxEventSize {
 			return nil, nil, fmt.Errorf("%w: %s at version %d is %d bytes encoded, the limit is %d (DynamoDB's 400 KB item limit less bookkeeping)",
-				ErrEventTooLarge, e.Type, version, len(enc), MaxEventSize)
+				ErrEventTooLarge, e.Type, version, size, MaxEventSize)
 		}
-		if total += len(enc); total > MaxAppendSize {
+		if total += size; total > MaxAppendSize {
 			return nil, nil, fmt.Errorf("%w: the events of one append exceed %d bytes encoded (DynamoDB's 4 MB transaction limit)", ErrEventTooLarge, MaxAppendSize)
 		}
 		out[i], states[i] = e, next
@@ -244,10 +251,10 @@ func Fold(evs []Event) (State, error) {
 // longer match its hash. Every backend therefore refuses them alike.
 func checkUTF8(e Event) error {
 	m := e.Meta
-	for name, v := range map[string]string{"id": e.ID, "actor": m.Actor, "tenant": m.Tenant, "correlationId": m.CorrelationID,
-		"causationId": m.CausationID, "traceId": m.TraceID, "source": m.Source} {
-		if !utf8.ValidString(v) {
-			return invalid("%s is not valid UTF-8", name)
+	for _, f := range [...]struct{ name, v string }{{"id", e.ID}, {"actor", m.Actor}, {"tenant", m.Tenant},
+		{"correlationId", m.CorrelationID}, {"causationId", m.CausationID}, {"traceId", m.TraceID}, {"source", m.Source}} {
+		if !utf8.ValidString(f.v) {
+			return invalid("%s is not valid UTF-8", f.name)
 		}
 	}
 	if !utf8.Valid(e.Data) {
