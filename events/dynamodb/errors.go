@@ -1,80 +1,29 @@
 package dynamodb
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/streamer/streamer/events"
+	"github.com/streamer/streamer/internal/ddbretry"
 )
 
 // Transaction cancellation reason codes (TransactWriteItems API reference).
 const (
-	reasonConditionalCheckFailed        = "ConditionalCheckFailed"
-	reasonTransactionConflict           = "TransactionConflict"
-	reasonThrottlingError               = "ThrottlingError"
-	reasonProvisionedThroughputExceeded = "ProvisionedThroughputExceeded"
+	reasonConditionalCheckFailed = ddbretry.ReasonConditionalCheckFailed
+	reasonTransactionConflict    = ddbretry.ReasonTransactionConflict
+	reasonThrottlingError        = ddbretry.ReasonThrottlingError
 )
-
-// transientCodes are the DynamoDB error codes that mean "try again": the
-// request was throttled, collided with a transaction, or the service
-// failed.
-var transientCodes = map[string]bool{
-	"ProvisionedThroughputExceededException": true,
-	"ThrottlingException":                    true,
-	"RequestLimitExceeded":                   true,
-	"TransactionConflictException":           true,
-	"TransactionInProgressException":         true,
-	"InternalServerError":                    true,
-	"ServiceUnavailable":                     true,
-	"RequestTimeout":                         true,
-	"RequestTimeoutException":                true,
-}
 
 // isTransient reports whether a DynamoDB call that failed with err may
 // succeed if made again unchanged. A cancelled or expired context never is;
 // a version conflict never is.
-func isTransient(err error) bool {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, events.ErrVersionConflict) {
-		return false
-	}
-	var tce *types.TransactionCanceledException
-	if errors.As(err, &tce) {
-		return cancelledTransiently(tce)
-	}
-	var api smithy.APIError
-	if errors.As(err, &api) && transientCodes[api.ErrorCode()] {
-		return true
-	}
-	var resp *awshttp.ResponseError
-	if errors.As(err, &resp) && resp.HTTPStatusCode() >= 500 {
-		return true
-	}
-	return retry.RetryableConnectionError{}.IsErrorRetryable(err) == aws.TrueTernary
-}
-
-// cancelledTransiently: a transaction cancelled for throttling or a
-// conflicting transaction, and not because a condition failed.
-func cancelledTransiently(tce *types.TransactionCanceledException) bool {
-	transient := false
-	for _, r := range tce.CancellationReasons {
-		switch aws.ToString(r.Code) {
-		case reasonConditionalCheckFailed:
-			return false
-		case reasonTransactionConflict, reasonThrottlingError, reasonProvisionedThroughputExceeded:
-			transient = true
-		}
-	}
-	return transient
-}
+func isTransient(err error) bool { return ddbretry.IsTransient(err, events.ErrVersionConflict) }
 
 // conflictVersion reports whether err says a conditional write found its
 // item already there, and which of versions (the versions written, in

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/streamer/streamer/events"
+	"github.com/streamer/streamer/internal/ddbutil"
 )
 
 // MaxItemSize is DynamoDB's limit on one item: attribute names and values
@@ -229,38 +230,12 @@ func validUTF8(av types.AttributeValue) bool {
 	return true
 }
 
-// itemSize is an upper bound of DynamoDB's size of item: names plus values,
-// numbers counted at their widest, maps with their 3-byte overhead and one
-// byte per element.
-func itemSize(item map[string]types.AttributeValue) int {
-	n := 0
-	for name, av := range item {
-		n += len(name) + valueSize(av)
-	}
-	return n
-}
+// itemSize is an upper bound of DynamoDB's size of item.
+var itemSize = ddbutil.ItemSize
 
-func valueSize(av types.AttributeValue) int {
-	switch v := av.(type) {
-	case *types.AttributeValueMemberS:
-		return len(v.Value)
-	case *types.AttributeValueMemberN:
-		return len(v.Value)/2 + 2
-	case *types.AttributeValueMemberM:
-		n := 3
-		for k, x := range v.Value {
-			n += len(k) + valueSize(x) + 1
-		}
-		return n
-	}
-	return 1
-}
+func str(s string) types.AttributeValue { return ddbutil.S(s) }
 
-func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
-
-func num(n int64) types.AttributeValue {
-	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
-}
+func num(n int64) types.AttributeValue { return ddbutil.N(n) }
 
 // decoder reads typed attributes of an item, remembering the first problem.
 type decoder struct {

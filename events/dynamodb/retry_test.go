@@ -37,8 +37,8 @@ var (
 // fakeRetrier records the sleeps it is asked for; jitter returns its limit.
 func fakeRetrier(p RetryPolicy, slept *[]time.Duration) retrier {
 	r := newRetrier(p)
-	r.jitter = func(limit time.Duration) time.Duration { return limit }
-	r.sleep = func(ctx context.Context, d time.Duration) error {
+	r.Jitter = func(limit time.Duration) time.Duration { return limit }
+	r.Sleep = func(ctx context.Context, d time.Duration) error {
 		*slept = append(*slept, d)
 		return ctx.Err()
 	}
@@ -158,7 +158,7 @@ func TestFullJitterStaysWithinLimit(t *testing.T) {
 	for n := 1; n <= 10; n++ {
 		limit := min(8*time.Millisecond<<(n-1), 100*time.Millisecond)
 		for range 200 {
-			if d := r.backoff(n); d < 0 || d > limit {
+			if d := r.Backoff(n); d < 0 || d > limit {
 				t.Fatalf("backoff after failure %d = %v, want within [0, %v]", n, d, limit)
 			}
 		}

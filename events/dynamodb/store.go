@@ -31,7 +31,7 @@ type Option func(*Store)
 func WithRetryPolicy(p RetryPolicy) Option {
 	return func(s *Store) {
 		p.MaxAttempts = max(p.MaxAttempts, 1)
-		s.retry.policy = p
+		s.retry.Policy = p
 	}
 }
 

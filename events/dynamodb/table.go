@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/streamer/streamer/internal/ddbutil"
 )
 
 // Attribute names of an event item. They are the table's contract with the
@@ -71,21 +73,11 @@ func TableInput(name string) *dynamodb.CreateTableInput {
 // events table's and its stream carries new images; otherwise CreateTable
 // says what differs rather than letting the store fail later.
 func CreateTable(ctx context.Context, client *dynamodb.Client, name string) error {
-	_, err := client.CreateTable(ctx, TableInput(name))
-	var inUse *types.ResourceInUseException
-	switch {
-	case err == nil:
-	case errors.As(err, &inUse): // exists already, or is being created
-	default:
-		return fmt.Errorf("create table %s: %w", name, err)
-	}
-	out, err := dynamodb.NewTableExistsWaiter(client, func(o *dynamodb.TableExistsWaiterOptions) {
-		o.MinDelay, o.MaxDelay = 500*time.Millisecond, 10*time.Second
-	}).WaitForOutput(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)}, tableWait)
+	desc, err := ddbutil.CreateTable(ctx, client, TableInput(name), tableWait)
 	if err != nil {
-		return fmt.Errorf("wait for table %s to be active: %w", name, err)
+		return err
 	}
-	return checkTable(out.Table)
+	return checkTable(desc)
 }
 
 // checkTable reports how an existing table differs from TableInput.

@@ -1,16 +1,13 @@
 package dynamodb
 
 import (
-	"context"
 	"errors"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/smithy-go"
 
+	"github.com/streamer/streamer/internal/ddbretry"
 	"github.com/streamer/streamer/projections"
 )
 
@@ -39,64 +36,14 @@ const (
 
 // Transaction cancellation reason codes (TransactWriteItems API reference).
 const (
-	reasonConditionalCheckFailed        = "ConditionalCheckFailed"
-	reasonTransactionConflict           = "TransactionConflict"
-	reasonThrottlingError               = "ThrottlingError"
-	reasonProvisionedThroughputExceeded = "ProvisionedThroughputExceeded"
+	reasonConditionalCheckFailed = ddbretry.ReasonConditionalCheckFailed
+	reasonThrottlingError        = ddbretry.ReasonThrottlingError
 )
-
-// transientCodes are the DynamoDB error codes that mean "try again".
-var transientCodes = map[string]bool{
-	"ProvisionedThroughputExceededException": true,
-	"ThrottlingException":                    true,
-	"RequestLimitExceeded":                   true,
-	"TransactionConflictException":           true,
-	"TransactionInProgressException":         true,
-	"InternalServerError":                    true,
-	"ServiceUnavailable":                     true,
-	"RequestTimeout":                         true,
-	"RequestTimeoutException":                true,
-}
 
 // isTransient reports whether a DynamoDB call that failed with err may
 // succeed if made again unchanged. A failed condition never is.
 func isTransient(err error) bool {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, projections.ErrViewConflict) || errors.Is(err, projections.ErrFenced) {
-		return false
-	}
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		return false
-	}
-	var tce *types.TransactionCanceledException
-	if errors.As(err, &tce) {
-		return cancelledTransiently(tce)
-	}
-	var api smithy.APIError
-	if errors.As(err, &api) && transientCodes[api.ErrorCode()] {
-		return true
-	}
-	var resp *awshttp.ResponseError
-	if errors.As(err, &resp) && resp.HTTPStatusCode() >= 500 {
-		return true
-	}
-	return retry.RetryableConnectionError{}.IsErrorRetryable(err) == aws.TrueTernary
-}
-
-// cancelledTransiently: a transaction cancelled for throttling or a
-// conflicting transaction, and not because a condition failed.
-func cancelledTransiently(tce *types.TransactionCanceledException) bool {
-	transient := false
-	for _, r := range tce.CancellationReasons {
-		switch aws.ToString(r.Code) {
-		case reasonConditionalCheckFailed:
-			return false
-		case reasonTransactionConflict, reasonThrottlingError, reasonProvisionedThroughputExceeded:
-			transient = true
-		}
-	}
-	return transient
+	return ddbretry.IsTransient(err, projections.ErrViewConflict, projections.ErrFenced)
 }
 
 // failedConditions tells which conditions of a transaction of n items

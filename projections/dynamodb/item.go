@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/streamer/streamer/internal/ddbutil"
 	"github.com/streamer/streamer/projections"
 )
 
@@ -359,27 +360,11 @@ func validUTF8(av types.AttributeValue) bool {
 }
 
 // valueSize is an upper bound of DynamoDB's size of av.
-func valueSize(av types.AttributeValue) int {
-	switch v := av.(type) {
-	case *types.AttributeValueMemberS:
-		return len(v.Value)
-	case *types.AttributeValueMemberN:
-		return len(v.Value)/2 + 2
-	case *types.AttributeValueMemberM:
-		n := 3
-		for k, x := range v.Value {
-			n += len(k) + valueSize(x) + 1
-		}
-		return n
-	}
-	return 1
-}
+var valueSize = ddbutil.ValueSize
 
-func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
+func str(s string) types.AttributeValue { return ddbutil.S(s) }
 
-func num(n int64) types.AttributeValue {
-	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
-}
+func num(n int64) types.AttributeValue { return ddbutil.N(n) }
 
 func setStr(it item, name, s string) {
 	if s != "" {

@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/streamer/streamer/internal/ddbutil"
 )
 
 // DefaultTableName is the views table's name when the configuration names
@@ -194,21 +196,11 @@ func TimeToLive(name string) *dynamodb.UpdateTimeToLiveInput {
 // TTLAttribute is left alone (enabled on another attribute is an error:
 // DynamoDB allows one TTL attribute per table).
 func CreateTable(ctx context.Context, client *dynamodb.Client, name string) error {
-	_, err := client.CreateTable(ctx, TableInput(name))
-	var inUse *types.ResourceInUseException
-	switch {
-	case err == nil:
-	case errors.As(err, &inUse): // exists already, or is being created
-	default:
-		return fmt.Errorf("create table %s: %w", name, err)
-	}
-	out, err := dynamodb.NewTableExistsWaiter(client, func(o *dynamodb.TableExistsWaiterOptions) {
-		o.MinDelay, o.MaxDelay = 500*time.Millisecond, 10*time.Second
-	}).WaitForOutput(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)}, tableWait)
+	desc, err := ddbutil.CreateTable(ctx, client, TableInput(name), tableWait)
 	if err != nil {
-		return fmt.Errorf("wait for table %s to be active: %w", name, err)
+		return err
 	}
-	if err := checkTable(out.Table); err != nil {
+	if err := checkTable(desc); err != nil {
 		return err
 	}
 	return enableTTL(ctx, client, name)

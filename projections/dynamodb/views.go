@@ -236,10 +236,10 @@ func (v *Views) batchDelete(ctx context.Context, keys []item) error {
 // unprocessedBackoff sleeps before resending the unprocessed part of a
 // batch (DynamoDB's sign of throttling), or gives up like the retrier.
 func (v *Views) unprocessedBackoff(ctx context.Context, attempt int) error {
-	if attempt >= v.cfg.retry.policy.MaxAttempts {
+	if attempt >= v.cfg.retry.Policy.MaxAttempts {
 		return fmt.Errorf("gave up after %d attempts", attempt)
 	}
-	return v.cfg.retry.sleep(ctx, v.cfg.retry.backoff(attempt))
+	return v.cfg.retry.Sleep(ctx, v.cfg.retry.Backoff(attempt))
 }
 
 // getItem reads one item with a strongly consistent read; nil when absent.
