@@ -10,11 +10,13 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	dbstypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
 	ddbevents "github.com/streamer/streamer/events/dynamodb"
 	"github.com/streamer/streamer/feed/lambda"
@@ -117,17 +119,34 @@ func (a *AWS) StreamARN(ctx context.Context) (string, error) {
 	return arn, nil
 }
 
+// StreamReader is one reader of the events table's stream, as an event
+// source mapping is on AWS: a Lambda handler and its polling options.
+type StreamReader struct {
+	Name    string         // for logs
+	Handler lambda.Handler // e.g. ProjectorHandler() or StreamHandler(fanout)
+	// StartingPosition: TRIM_HORIZON (default) or LATEST.
+	StartingPosition dbstypes.ShardIteratorType
+	PollInterval     time.Duration // wait after an empty read (poller default 250ms)
+}
+
 // RunStreams drives the projector handler from the events table's stream
 // with the Streams poller, as Lambda's event source mapping does on AWS.
 // Batches that exhaust their retries go to failed.
 func (a *AWS) RunStreams(ctx context.Context, awsCfg aws.Config, failed streams.FailureDestination) error {
+	return a.RunStream(ctx, awsCfg, StreamReader{Name: a.Projector.Name(), Handler: a.ProjectorHandler()}, failed)
+}
+
+// RunStream drives one stream reader with the Streams poller until ctx
+// ends.
+func (a *AWS) RunStream(ctx context.Context, awsCfg aws.Config, r StreamReader, failed streams.FailureDestination) error {
 	arn, err := a.StreamARN(ctx)
 	if err != nil {
 		return err
 	}
-	p, err := streams.New(dynamodbstreams.NewFromConfig(awsCfg), a.ProjectorHandler(), streams.Config{
+	p, err := streams.New(dynamodbstreams.NewFromConfig(awsCfg), r.Handler, streams.Config{
 		StreamARN: arn, Region: awsCfg.Region, OnFailure: failed,
-	}, a.log.With("consumer", a.Projector.Name()))
+		StartingPosition: r.StartingPosition, PollInterval: r.PollInterval,
+	}, a.log.With("consumer", r.Name))
 	if err != nil {
 		return err
 	}

@@ -88,6 +88,8 @@ type Opened struct {
 	User   string `json:"user"`
 	Tenant string `json:"tenant"`
 	Source string `json:"source,omitempty"` // "websocket", client IP / user agent summary
+	// Permissions are the token's permissions at $connect (auth.PermAuditRead, …).
+	Permissions []string `json:"permissions,omitempty"`
 }
 
 // Subscribed is the data of connection.subscribed.

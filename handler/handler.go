@@ -1,7 +1,3 @@
-// Package handler is the handler API kept from the origin project: a
-// Handler does the work of one action; short ones answer inline (Process),
-// long ones report progress (ProcessWithProgress) through a Reporter that
-// appends request.progress events to the log.
 package handler
 
 import (
@@ -61,7 +57,7 @@ type ProgressHandler interface {
 }
 
 // Reporter appends progress for one request. Implementations coalesce
-// (docs/protocol.md states the policy) and are safe for one goroutine.
+// (docs/handlers.md states the policy) and are safe for one goroutine.
 type Reporter interface {
 	// Report records progress: percentage 0–100, never decreasing; an
 	// empty message keeps the previous one.

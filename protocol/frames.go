@@ -81,11 +81,15 @@ type Outbound struct {
 	// queued
 	Duplicate bool `json:"duplicate,omitempty"` // the idempotency key named an existing request
 
+	// Truncated: the frame was over MaxMessageSize, so Data, Result and the
+	// request view's result were left out; read them over the HTTP API.
+	Truncated bool `json:"truncated,omitempty"`
+
 	// response: Status is completed or failed; Result or Error.
 	Status string          `json:"status,omitempty"`
 	Result json.RawMessage `json:"result,omitempty"`
 
-	// event
+	// event (Time is also the server time of a pong)
 	Event string          `json:"event,omitempty"` // event type, e.g. request.progress
 	Time  *time.Time      `json:"time,omitempty"`  // event time (UTC)
 	Data  json.RawMessage `json:"data,omitempty"`  // event payload (current schema)
@@ -105,6 +109,30 @@ func (f Outbound) Marshal() []byte {
 		panic("protocol: encode outbound frame: " + err.Error())
 	}
 	return b
+}
+
+// MarshalBounded encodes f within MaxMessageSize, the most API Gateway's
+// @connections API posts in one message. A frame over the limit is sent
+// without its bulky parts (Data, Result, and the "result" of a status
+// frame's request view) and with Truncated set; what is left of a frame —
+// type, IDs, version, event type, error — is always small.
+func (f Outbound) MarshalBounded() []byte {
+	b := f.Marshal()
+	if len(b) <= MaxMessageSize {
+		return b
+	}
+	f.Data, f.Result, f.Truncated = nil, nil, true
+	if f.Request != nil {
+		var view map[string]json.RawMessage
+		if json.Unmarshal(f.Request, &view) == nil {
+			delete(view, "result")
+			f.Request, _ = json.Marshal(view)
+		}
+		if len(f.Marshal()) > MaxMessageSize {
+			f.Request = nil
+		}
+	}
+	return f.Marshal()
 }
 
 // ErrorFrame builds the error frame answering in (which may be nil when the

@@ -2,21 +2,17 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
-	"path/filepath"
 	"time"
 
-	awsdynamodb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
 	"github.com/streamer/streamer/app"
+	"github.com/streamer/streamer/app/awsdev"
 	"github.com/streamer/streamer/app/embedded"
 )
 
@@ -25,6 +21,18 @@ import (
 type devConfig struct {
 	DataDir string
 	Addr    string
+	PProf   bool
+}
+
+// devStack is the running stack dev reports on: embedded or AWS adapters.
+type devStack struct {
+	storage      string
+	webSocketURL string
+	httpURL      string
+	front        *app.Front
+	token        func() (string, error)
+	err          func() error
+	close        func() error
 }
 
 func runDev(ctx context.Context, args []string, stdout io.Writer, logger *slog.Logger, getenv func(string) string) error {
@@ -36,8 +44,9 @@ func runDev(ctx context.Context, args []string, stdout io.Writer, logger *slog.L
 		cfg.Addr = v
 	}
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
-	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "folder for the embedded store (created if missing)")
+	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "folder for the embedded store and the development key (created if missing)")
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (loopback by default)")
+	fs.BoolVar(&cfg.PProf, "pprof", false, "serve net/http/pprof at /debug/pprof/ (loopback only)")
 	var a awsFlags
 	a.register(fs, func(k string) string {
 		if k == "DYNAMODB_ENDPOINT" {
@@ -51,120 +60,86 @@ func runDev(ctx context.Context, args []string, stdout io.Writer, logger *slog.L
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("data folder: %w", err)
 	}
-	var (
-		stack   devStack
-		storage string
-	)
-	if a.Endpoint != "" {
-		awsCfg, err := a.config(ctx, getenv)
-		if err != nil {
-			return err
-		}
-		client := awsdynamodb.NewFromConfig(awsCfg)
-		if err := app.CreateTables(ctx, client, a.EventsTable, a.ViewsTable); err != nil {
-			return err
-		}
-		rt, err := app.NewAWS(ctx, awsCfg, app.AWSConfig{EventsTable: a.EventsTable, ViewsTable: a.ViewsTable, Logger: logger})
-		if err != nil {
-			return err
-		}
-		failures := filepath.Join(cfg.DataDir, "failed-batches.jsonl")
-		stack = awsStack{rt: rt, run: func(ctx context.Context) error {
-			return rt.RunStreams(ctx, awsCfg, app.FileFailureDestination(failures, logger))
-		}}
-		storage = fmt.Sprintf("DynamoDB at %s (tables %s, %s; failed batches to %s)", a.Endpoint, a.EventsTable, a.ViewsTable, failures)
-	} else {
-		rt, err := embedded.Open(ctx, embedded.Config{DataDir: cfg.DataDir, Logger: logger})
-		if err != nil {
-			return err
-		}
-		defer rt.Close()
-		stack = localStack{rt}
-		storage = "embedded store in " + cfg.DataDir
-	}
-
-	ln, err := net.Listen("tcp", cfg.Addr)
+	stack, err := startDevStack(ctx, cfg, a, logger, getenv)
 	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
+		return err
 	}
-	srv := &http.Server{Handler: devMux(stack, logger), ReadHeaderTimeout: 10 * time.Second}
-	base := "http://" + ln.Addr().String()
-	fmt.Fprintf(stdout, "streamer dev: %s\n", storage)
-	fmt.Fprintf(stdout, "  health:  %s/healthz\n", base)
+	if cfg.PProf {
+		mountPProf(stack.front.Mux)
+	}
+	token, err := stack.token()
+	if err != nil {
+		stack.close()
+		return err
+	}
+	fmt.Fprintf(stdout, "streamer dev: %s\n", stack.storage)
+	fmt.Fprintf(stdout, "  WebSocket:  %s\n", stack.webSocketURL)
+	fmt.Fprintf(stdout, "  HTTP API:   %s%s\n", stack.httpURL, app.RequestsPath)
+	fmt.Fprintf(stdout, "  health:     %s%s\n", stack.httpURL, app.HealthPath)
+	if cfg.PProf {
+		fmt.Fprintf(stdout, "  pprof:      %s/debug/pprof/\n", stack.httpURL)
+	}
+	fmt.Fprintf(stdout, "  handlers:   echo (sync), generate_report (async, ~10 s), fail (async, fails)\n")
+	fmt.Fprintf(stdout, "Development token (user dev, tenant dev, valid 24 h):\n  export STREAMER_TOKEN=%s\n", token)
+	fmt.Fprintf(stdout, "Try:\n  streamer request --url %s --action generate_report --payload '{\"rows\":100}' --follow\n", stack.webSocketURL)
 	fmt.Fprintf(stdout, "Press Ctrl-C to stop.\n")
-	logger.Info("dev stack started", "addr", ln.Addr().String(), "data", cfg.DataDir)
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(ln) }()
-	go func() { errc <- stack.Run(ctx) }()
-	select {
-	case <-ctx.Done():
-	case err = <-errc:
-		if errors.Is(err, http.ErrServerClosed) {
-			err = nil
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			logger.Info("dev stack stopping")
+			return stack.close()
+		case <-t.C:
+			if err := stack.err(); err != nil {
+				stack.close()
+				return err
+			}
 		}
 	}
-	cancel()
-	shutdownCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
-	defer stop()
-	logger.Info("dev stack stopping")
-	return errors.Join(err, srv.Shutdown(shutdownCtx))
 }
 
-// devStack is what dev runs and reports on: the embedded runtime or the
-// AWS one.
-type devStack interface {
-	Run(ctx context.Context) error
-	Health(ctx context.Context) (map[string]any, error)
-}
-
-type localStack struct{ rt *embedded.Local }
-
-func (l localStack) Run(ctx context.Context) error { return l.rt.Run(ctx) }
-
-func (l localStack) Health(ctx context.Context) (map[string]any, error) {
-	pos, err := l.rt.Store.LastPosition(ctx)
-	if err != nil {
-		return nil, err
+func startDevStack(ctx context.Context, cfg devConfig, a awsFlags, logger *slog.Logger, getenv func(string) string) (*devStack, error) {
+	mint := func(m func(user, tenant string, perms ...string) (string, error)) func() (string, error) {
+		return func() (string, error) { return m("dev", "dev") }
 	}
-	cp, err := l.rt.Feed.Get(ctx, l.rt.Projector.Name())
-	if err != nil {
-		return nil, err
-	}
-	return map[string]any{"store": "sqlite", "lastPosition": pos, "consumers": map[string]int64{l.rt.Projector.Name(): cp}}, nil
-}
-
-type awsStack struct {
-	rt  *app.AWS
-	run func(ctx context.Context) error
-}
-
-func (a awsStack) Run(ctx context.Context) error { return a.run(ctx) }
-
-func (a awsStack) Health(ctx context.Context) (map[string]any, error) {
-	arn, err := a.rt.StreamARN(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return map[string]any{"store": "dynamodb", "stream": arn}, nil
-}
-
-// devMux serves the local stack's HTTP endpoints.
-func devMux(stack devStack, logger *slog.Logger) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		body, err := stack.Health(r.Context())
+	if a.Endpoint == "" {
+		s, err := embedded.Start(ctx, embedded.StackConfig{
+			Config: embedded.Config{DataDir: cfg.DataDir, Logger: logger},
+			Addr:   cfg.Addr,
+		})
 		if err != nil {
-			logger.Error("health check failed", "err", err)
-			w.WriteHeader(http.StatusServiceUnavailable)
-			json.NewEncoder(w).Encode(map[string]any{"status": "unavailable", "error": "event store unreachable"})
-			return
+			return nil, err
 		}
-		body["status"] = "ok"
-		json.NewEncoder(w).Encode(body)
+		return &devStack{
+			storage: "embedded store in " + cfg.DataDir, webSocketURL: s.WebSocketURL, httpURL: s.HTTPURL,
+			front: s.Front, token: mint(s.Token), err: s.Err, close: s.Close,
+		}, nil
+	}
+	awsCfg, err := a.config(ctx, getenv)
+	if err != nil {
+		return nil, err
+	}
+	s, err := awsdev.Start(ctx, awsdev.Config{
+		AWS: awsCfg, EventsTable: a.EventsTable, ViewsTable: a.ViewsTable,
+		DataDir: cfg.DataDir, Addr: cfg.Addr, Logger: logger,
 	})
-	return mux
+	if err != nil {
+		return nil, err
+	}
+	return &devStack{
+		storage:      fmt.Sprintf("DynamoDB at %s (tables %s, %s; failed batches to %s)", a.Endpoint, a.EventsTable, a.ViewsTable, s.FailedFile),
+		webSocketURL: s.WebSocketURL, httpURL: s.HTTPURL,
+		front: s.Front, token: mint(s.Token), err: s.Err, close: s.Close,
+	}, nil
+}
+
+// mountPProf serves the profiler on the dev server (loopback by default).
+func mountPProf(mux *http.ServeMux) {
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 }

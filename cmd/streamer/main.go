@@ -1,6 +1,6 @@
 // Command streamer is the one CLI of the project: the local stack (dev),
-// table management (tables) and, as later issues land, request, audit,
-// rebuild, events tail and token.
+// requests with live progress (request), audit, rebuild, events tail,
+// development tokens (token) and table management (tables).
 package main
 
 import (
@@ -19,6 +19,10 @@ const usage = `streamer — event-sourced request tracking
 
 Usage:
   streamer dev [flags]              run the local stack on the embedded store
+  streamer request [flags]          submit a request and follow its progress
+  streamer token [flags]            mint a development token (or print the dev public key)
+  streamer audit [flags] <id>       a request's history, as-of state and hash-chain check
+  streamer events tail [flags]      print the bus events of a running 'streamer dev' live
   streamer rebuild [flags]          rebuild the views from the log, without downtime
   streamer tables create [flags]    create the DynamoDB tables (idempotent)
   streamer help                     this text
@@ -43,6 +47,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	switch args[0] {
 	case "dev":
 		err = runDev(ctx, args[1:], stdout, logger, getenv)
+	case "request":
+		err = runRequest(ctx, args[1:], stdout, stderr, getenv)
+	case "token":
+		err = runToken(ctx, args[1:], stdout, getenv)
+	case "audit":
+		err = runAudit(ctx, args[1:], stdout, getenv)
+	case "events":
+		if len(args) < 2 || args[1] != "tail" {
+			fmt.Fprintf(stderr, "streamer events: want 'streamer events tail [flags]'\n")
+			return 2
+		}
+		err = runEventsTail(ctx, args[2:], stdout, getenv)
 	case "rebuild":
 		err = runRebuild(ctx, args[1:], stdout, logger, getenv)
 	case "tables":

@@ -1,0 +1,190 @@
+// Package awsdev runs the AWS adapters as one local process: events and
+// views in DynamoDB at an endpoint (moto, or a real account), the two
+// stream readers (projector, fan-out) driven by the DynamoDB Streams
+// poller with the exact payloads Lambda sends, and the local gateway in
+// place of API Gateway, whose @connections endpoint the fan-out reaches
+// with the real SDK client. It is what `streamer dev --aws-endpoint` and
+// the AWS end-to-end tests run.
+//
+// One difference from AWS: the processor is triggered by a third stream
+// reader (request.submitted) instead of an EventBridge rule.
+package awsdev
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dbstypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+
+	"github.com/streamer/streamer/app"
+	"github.com/streamer/streamer/auth"
+	"github.com/streamer/streamer/handler"
+	"github.com/streamer/streamer/handler/demo"
+)
+
+// Config configures the stack.
+type Config struct {
+	AWS         aws.Config // SDK configuration with the endpoint
+	EventsTable string
+	ViewsTable  string
+	DataDir     string // development key and failed-batches file
+	Addr        string // default 127.0.0.1:0
+	Router      *handler.Router
+	Demo        demo.Options
+	Auth        auth.Config // zero: a development key in DataDir
+	Gateway     app.GatewayOptions
+	Workers     int
+	CancelPoll  time.Duration
+	// PollInterval of the stream readers after an empty read (default 100ms).
+	PollInterval time.Duration
+	Logger       *slog.Logger
+}
+
+// Stack is the running stack.
+type Stack struct {
+	Runtime      *app.AWS
+	Core         *app.Core
+	Front        *app.Front
+	DevKey       *auth.DevKey
+	WebSocketURL string
+	HTTPURL      string
+	FailedFile   string // batches that exhausted their retries, one JSON line each
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	runErr error
+	closed bool
+	log    *slog.Logger
+}
+
+// Start creates the tables if needed and starts everything in the
+// background.
+func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 100 * time.Millisecond
+	}
+	if err := app.CreateTables(ctx, dynamodb.NewFromConfig(cfg.AWS), cfg.EventsTable, cfg.ViewsTable); err != nil {
+		return nil, err
+	}
+	rt, err := app.NewAWS(ctx, cfg.AWS, app.AWSConfig{EventsTable: cfg.EventsTable, ViewsTable: cfg.ViewsTable, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	s := &Stack{Runtime: rt, log: logger, FailedFile: filepath.Join(cfg.DataDir, "failed-batches.jsonl")}
+	authCfg := cfg.Auth
+	if authCfg.PublicKeyPEM == "" && authCfg.JWKSURL == "" {
+		key, err := auth.LoadOrCreateDevKey(cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		s.DevKey = key
+		authCfg.PublicKeyPEM = key.PublicKeyPEM()
+	}
+	verifier, err := auth.NewVerifier(ctx, authCfg)
+	if err != nil {
+		return nil, err
+	}
+	router := cfg.Router
+	if router == nil {
+		router = handler.NewRouter()
+		if err := demo.Register(router, cfg.Demo); err != nil {
+			return nil, err
+		}
+	}
+	front, err := app.Listen(cfg.Addr, logger)
+	if err != nil {
+		return nil, err
+	}
+	s.Front, s.HTTPURL, s.WebSocketURL = front, front.HTTPURL, front.WebSocketURL
+	core, err := app.NewCore(app.CoreConfig{
+		Store: rt.Events, Reader: rt.Reader, Poster: front.Poster(), Router: router, Verifier: verifier,
+		Workers: cfg.Workers, CancelPoll: cfg.CancelPoll, Source: "aws-local", Logger: logger,
+	})
+	if err == nil {
+		err = front.Mount(core, verifier.Verify, cfg.Gateway)
+	}
+	if err != nil {
+		front.Close(ctx)
+		return nil, err
+	}
+	s.Core = core
+
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	failed := app.FileFailureDestination(s.FailedFile, logger)
+	readers := []app.StreamReader{
+		{Name: rt.Projector.Name(), Handler: rt.ProjectorHandler(), PollInterval: cfg.PollInterval},
+		// The fan-out only matters for sockets open now.
+		{Name: core.Fanout.Name(), Handler: rt.StreamHandler(core.Fanout), PollInterval: cfg.PollInterval, StartingPosition: dbstypes.ShardIteratorTypeLatest},
+		{Name: "processor", Handler: rt.StreamHandler(core.Processor.Consumer()), PollInterval: cfg.PollInterval},
+	}
+	if err := core.Processor.Start(runCtx); err != nil {
+		cancel()
+		front.Close(ctx)
+		return nil, err
+	}
+	for _, r := range readers {
+		s.goRun(func() error { return rt.RunStream(runCtx, cfg.AWS, r, failed) })
+	}
+	s.goRun(front.Serve)
+	logger.Info("AWS adapters stack started", "websocket", s.WebSocketURL, "http", s.HTTPURL)
+	return s, nil
+}
+
+func (s *Stack) goRun(f func() error) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := f(); err != nil && !errors.Is(err, context.Canceled) {
+			s.mu.Lock()
+			if s.runErr == nil {
+				s.runErr = err
+			}
+			s.mu.Unlock()
+			s.log.Error("stack component stopped", "err", err)
+		}
+	}()
+}
+
+// Err returns the first error a background component stopped with.
+func (s *Stack) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.runErr
+}
+
+// Token mints a development token.
+func (s *Stack) Token(user, tenant string, permissions ...string) (string, error) {
+	if s.DevKey == nil {
+		return "", errors.New("awsdev: the stack verifies configured keys; it cannot mint tokens")
+	}
+	return s.DevKey.Mint(auth.TokenSpec{User: user, Tenant: tenant, Permissions: permissions, TTL: 24 * time.Hour})
+}
+
+// Close stops everything.
+func (s *Stack) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	ctx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stop()
+	errs := []error{s.Front.Close(ctx), s.Core.Processor.Stop(ctx)}
+	s.cancel()
+	s.wg.Wait()
+	return errors.Join(append(errs, s.Err())...)
+}

@@ -1,0 +1,105 @@
+package app
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/streamer/streamer/connections"
+	"github.com/streamer/streamer/events"
+	"github.com/streamer/streamer/fanout"
+	"github.com/streamer/streamer/handler"
+	"github.com/streamer/streamer/httpapi"
+	"github.com/streamer/streamer/processor"
+	"github.com/streamer/streamer/projections"
+	"github.com/streamer/streamer/wsapi"
+)
+
+// CoreConfig is what the backend-independent core needs: the event log,
+// the views, the way to reach sockets, the handlers and the token check.
+// The local runtime, the Lambdas and the end-to-end tests all build the
+// core through NewCore, so they cannot drift.
+type CoreConfig struct {
+	Store    events.Store
+	Reader   *projections.Reader
+	Poster   connections.Poster // @connections: the local gateway or API Gateway
+	Router   *handler.Router    // the handlers; demo ones in dev
+	Verifier wsapi.Verifier     // $connect token check (auth.Verifier)
+
+	Workers        int           // processor worker pool (default 8)
+	CancelPoll     time.Duration // processor: how often a running request's head is checked for cancel
+	SilenceTimeout time.Duration // processor: silent handlers time out after this
+	SubscribeWait  time.Duration // wsapi: how long subscribe waits for the view
+	Source         string        // Meta.Source of events appended by this runtime
+	Logger         *slog.Logger
+}
+
+// Validate reports every problem at once.
+func (c CoreConfig) Validate() error {
+	var errs []error
+	if c.Store == nil {
+		errs = append(errs, errors.New("app: core needs an event Store"))
+	}
+	if c.Reader == nil {
+		errs = append(errs, errors.New("app: core needs a views Reader"))
+	}
+	if c.Poster == nil {
+		errs = append(errs, errors.New("app: core needs a connections Poster"))
+	}
+	if c.Router == nil {
+		errs = append(errs, errors.New("app: core needs a handler Router"))
+	}
+	if c.Verifier == nil {
+		errs = append(errs, errors.New("app: core needs a token Verifier"))
+	}
+	return errors.Join(errs...)
+}
+
+// Core is the product without its runtime: the WebSocket functions
+// ($connect, $disconnect, messages), the fan-out consumer, the processor
+// and the HTTP audit API.
+type Core struct {
+	WS        *wsapi.API
+	Fanout    *fanout.Fanout
+	Processor *processor.Processor
+	HTTP      *httpapi.API
+}
+
+// NewCore wires the core.
+func NewCore(cfg CoreConfig) (*Core, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	ws, err := wsapi.New(wsapi.Config{
+		Store: cfg.Store, Reader: cfg.Reader, Router: cfg.Router, Verifier: cfg.Verifier,
+		Poster: cfg.Poster, SubscribeWait: cfg.SubscribeWait, Source: cfg.Source,
+		Logger: logger.With("component", "wsapi"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	fo, err := fanout.New(fanout.Config{
+		Reader: cfg.Reader, Store: cfg.Store, Poster: cfg.Poster,
+		Logger: logger.With("component", "fanout"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	proc, err := processor.New(processor.Config{
+		Store: cfg.Store, Router: cfg.Router, Workers: cfg.Workers,
+		CancelPoll: cfg.CancelPoll, SilenceTimeout: cfg.SilenceTimeout,
+		Logger: logger.With("component", "processor"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	api, err := httpapi.New(httpapi.Config{Store: cfg.Store, Reader: cfg.Reader, Logger: logger.With("component", "httpapi")})
+	if err != nil {
+		return nil, err
+	}
+	return &Core{WS: ws, Fanout: fo, Processor: proc, HTTP: api}, nil
+}

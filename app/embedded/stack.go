@@ -1,0 +1,200 @@
+package embedded
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/streamer/streamer/app"
+	"github.com/streamer/streamer/auth"
+	"github.com/streamer/streamer/feed"
+	"github.com/streamer/streamer/feed/local"
+	"github.com/streamer/streamer/handler"
+	"github.com/streamer/streamer/handler/demo"
+)
+
+// StackConfig configures the whole local stack: the embedded runtime plus
+// the gateway, the fan-out, the processor and the HTTP API, served on one
+// loopback address.
+type StackConfig struct {
+	Config
+	Addr   string          // listen address; default 127.0.0.1:0 (a free port)
+	Router *handler.Router // handlers; nil registers the demo handlers
+	Demo   demo.Options    // demo handler tuning (tests make them fast)
+	// Auth verifies tokens. Zero: a development key kept in DataDir
+	// (auth.LoadOrCreateDevKey), so `streamer token` mints tokens it accepts.
+	Auth auth.Config
+
+	IdleTimeout      time.Duration // gateway; default API Gateway's 10 min
+	MaxConnectionAge time.Duration // gateway; default API Gateway's 2 h
+	Workers          int           // processor workers (default 8)
+	CancelPoll       time.Duration
+	SilenceTimeout   time.Duration
+	SubscribeWait    time.Duration
+}
+
+// Stack is the running local stack.
+type Stack struct {
+	*Local
+	Core   *app.Core
+	Front  *app.Front   // gateway, HTTP API; its URLs
+	DevKey *auth.DevKey // nil when Auth was configured explicitly
+
+	// URLs of the running stack.
+	WebSocketURL string // ws://127.0.0.1:PORT/ws
+	HTTPURL      string // http://127.0.0.1:PORT
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	runErr error
+	closed bool
+}
+
+// Start opens the embedded runtime and starts everything in the
+// background; Close stops it.
+func Start(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+		cfg.Logger = logger
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
+	}
+	l, err := Open(ctx, cfg.Config)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			l.Close()
+		}
+	}()
+
+	s := &Stack{Local: l}
+	authCfg := cfg.Auth
+	if authCfg.PublicKeyPEM == "" && authCfg.JWKSURL == "" {
+		key, err := auth.LoadOrCreateDevKey(cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		s.DevKey = key
+		authCfg.PublicKeyPEM = key.PublicKeyPEM()
+	}
+	verifier, err := auth.NewVerifier(ctx, authCfg)
+	if err != nil {
+		return nil, err
+	}
+	router := cfg.Router
+	if router == nil {
+		router = handler.NewRouter()
+		if err := demo.Register(router, cfg.Demo); err != nil {
+			return nil, err
+		}
+	}
+
+	front, err := app.Listen(cfg.Addr, logger)
+	if err != nil {
+		return nil, err
+	}
+	s.Front, s.HTTPURL, s.WebSocketURL = front, front.HTTPURL, front.WebSocketURL
+	core, err := app.NewCore(app.CoreConfig{
+		Store: l.Store, Reader: l.Reader, Poster: front.Poster(), Router: router, Verifier: verifier,
+		Workers: cfg.Workers, CancelPoll: cfg.CancelPoll, SilenceTimeout: cfg.SilenceTimeout,
+		SubscribeWait: cfg.SubscribeWait, Source: "local", Logger: logger,
+	})
+	if err == nil {
+		err = front.Mount(core, verifier.Verify, app.GatewayOptions{IdleTimeout: cfg.IdleTimeout, MaxConnectionAge: cfg.MaxConnectionAge})
+	}
+	if err != nil {
+		front.Close(ctx)
+		return nil, err
+	}
+	s.Core = core
+	front.Mux.HandleFunc("GET "+app.HealthPath, s.health)
+
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	consumers := []feed.Consumer{l.Projector, core.Fanout, core.Processor.Consumer()}
+	if err := core.Processor.Start(runCtx); err != nil {
+		cancel()
+		front.Close(ctx)
+		return nil, err
+	}
+	// Requests a shutdown or crash interrupted are queued again: the feed
+	// will not re-deliver a submitted event its checkpoint has passed.
+	s.goRun(func() error {
+		n, err := core.Processor.Resume(runCtx)
+		if n > 0 {
+			logger.Info("resumed unfinished requests", "count", n)
+		}
+		return err
+	})
+	for _, c := range consumers {
+		s.goRun(func() error {
+			return local.NewTailer(l.Store, l.Feed, l.Feed, c, cfg.Feed, logger.With("consumer", c.Name())).Run(runCtx)
+		})
+	}
+	s.goRun(front.Serve)
+	logger.Info("local stack started", "websocket", s.WebSocketURL, "http", s.HTTPURL, "data", cfg.DataDir)
+	return s, nil
+}
+
+func (s *Stack) goRun(f func() error) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		err := f()
+		if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, http.ErrServerClosed) {
+			return
+		}
+		s.mu.Lock()
+		if s.runErr == nil {
+			s.runErr = err
+		}
+		s.mu.Unlock()
+		s.Local.log.Error("local stack component stopped", "err", err)
+	}()
+}
+
+// Err returns the first error a background component stopped with.
+func (s *Stack) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.runErr
+}
+
+// Token mints a development token (only when the stack runs on its dev key).
+func (s *Stack) Token(user, tenant string, permissions ...string) (string, error) {
+	if s.DevKey == nil {
+		return "", errors.New("embedded: the stack verifies configured keys; it cannot mint tokens")
+	}
+	return s.DevKey.Mint(auth.TokenSpec{User: user, Tenant: tenant, Permissions: permissions, TTL: 24 * time.Hour})
+}
+
+// Close stops the server, closes every socket, stops the feeds and the
+// processor, and closes the stores. It returns the first background error.
+func (s *Stack) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	ctx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stop()
+	errs := []error{s.Front.Close(ctx), s.Core.Processor.Stop(ctx)}
+	s.cancel()
+	s.wg.Wait()
+	errs = append(errs, s.Err(), s.Local.Close())
+	return errors.Join(errs...)
+}
+
+func (s *Stack) health(w http.ResponseWriter, r *http.Request) {
+	health(w, r, s.Local, s.Front.Gateway.Connections())
+}

@@ -1,0 +1,62 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/streamer/streamer/auth"
+)
+
+// LambdaEnv names every environment variable a Lambda of streamer reads
+// (docs/configuration.md is the reference). The mains pass os.Getenv, so
+// the environment is read in one place and tests can pass a map.
+type LambdaEnv struct {
+	Region            string // AWS_REGION
+	DynamoDBEndpoint  string // DYNAMODB_ENDPOINT (optional override, e.g. moto)
+	EventsTable       string // EVENTS_TABLE
+	ViewsTable        string // VIEWS_TABLE
+	WebSocketEndpoint string // WEBSOCKET_ENDPOINT
+	LogLevel          string // LOG_LEVEL
+	Auth              auth.Config
+}
+
+// ReadLambdaEnv reads the environment through getenv.
+func ReadLambdaEnv(getenv func(string) string) LambdaEnv {
+	return LambdaEnv{
+		Region:            getenv("AWS_REGION"),
+		DynamoDBEndpoint:  getenv("DYNAMODB_ENDPOINT"),
+		EventsTable:       getenv("EVENTS_TABLE"),
+		ViewsTable:        getenv("VIEWS_TABLE"),
+		WebSocketEndpoint: getenv("WEBSOCKET_ENDPOINT"),
+		LogLevel:          getenv("LOG_LEVEL"),
+		Auth: auth.Config{
+			PublicKeyPEM: getenv("JWT_PUBLIC_KEY"),
+			JWKSURL:      getenv("JWT_JWKS_URL"),
+			Issuer:       getenv("JWT_ISSUER"),
+			Audience:     getenv("JWT_AUDIENCE"),
+		},
+	}
+}
+
+// LambdaCore wires a Lambda's core from its environment; it logs and exits
+// on a configuration error, as a Lambda's init should.
+func LambdaCore(ctx context.Context, getenv func(string) string) (*AWS, *Core, *slog.Logger) {
+	env := ReadLambdaEnv(getenv)
+	logger := NewLogger(os.Stderr, env.LogLevel)
+	awsCfg, err := LoadAWSConfig(ctx, env.Region, env.DynamoDBEndpoint)
+	if err != nil {
+		logger.Error("load AWS configuration", "err", err)
+		os.Exit(1)
+	}
+	rt, core, err := NewAWSCore(ctx, awsCfg, AWSCoreConfig{
+		AWSConfig:         AWSConfig{EventsTable: env.EventsTable, ViewsTable: env.ViewsTable, Logger: logger},
+		WebSocketEndpoint: env.WebSocketEndpoint,
+		Auth:              env.Auth,
+	})
+	if err != nil {
+		logger.Error("wire the core", "err", err)
+		os.Exit(1)
+	}
+	return rt, core, logger
+}

@@ -1,0 +1,66 @@
+package gateway_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+
+	awsevents "github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/coder/websocket"
+
+	"github.com/streamer/streamer/connections/apigw"
+	"github.com/streamer/streamer/gateway"
+)
+
+// A route answers a message; a server-side component posts to the socket
+// through the real SDK client, exactly as it would on AWS.
+func Example() {
+	ids := make(chan string, 1)
+	g, err := gateway.New(gateway.Config{
+		Logger: quiet,
+		Routes: map[string]gateway.Integration{
+			"$connect": func(_ context.Context, req awsevents.APIGatewayWebsocketProxyRequest) (awsevents.APIGatewayProxyResponse, error) {
+				ids <- req.RequestContext.ConnectionID
+				return awsevents.APIGatewayProxyResponse{StatusCode: 200}, nil
+			},
+			"echo": func(_ context.Context, req awsevents.APIGatewayWebsocketProxyRequest) (awsevents.APIGatewayProxyResponse, error) {
+				return awsevents.APIGatewayProxyResponse{StatusCode: 200, Body: "echo: " + req.Body}, nil
+			},
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/ws/", http.StripPrefix("/ws", g.Handler()))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	defer g.Close()
+
+	ctx := context.Background()
+	ws, _, err := websocket.Dial(ctx, strings.Replace(srv.URL, "http", "ws", 1)+"/ws/", nil)
+	if err != nil {
+		panic(err)
+	}
+	defer ws.CloseNow()
+	ws.Write(ctx, websocket.MessageText, []byte(`{"action":"echo"}`))
+	_, reply, _ := ws.Read(ctx)
+	fmt.Println(string(reply))
+
+	poster := apigw.NewFromConfig(aws.Config{
+		Region:      "local",
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+	}, srv.URL+"/ws")
+	if err := poster.Post(ctx, <-ids, []byte("pushed")); err != nil {
+		panic(err)
+	}
+	_, pushed, _ := ws.Read(ctx)
+	fmt.Println(string(pushed))
+	// Output:
+	// echo: {"action":"echo"}
+	// pushed
+}

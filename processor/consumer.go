@@ -1,0 +1,60 @@
+package processor
+
+import (
+	"context"
+
+	"github.com/streamer/streamer/events"
+	"github.com/streamer/streamer/feed"
+)
+
+// ConsumerName is the feed consumer name (and local checkpoint key) of
+// the processor.
+const ConsumerName = "processor"
+
+// Consumer returns the local trigger: a feed consumer that queues every
+// request whose request.submitted is in a batch, unless the same batch
+// already shows the request started or ended (a sync request is appended
+// as submitted, started and completed together). It blocks while the queue
+// is full; it returns a failure only for the requests it could not queue
+// (ctx ended, pool stopped), so those are delivered again.
+func (p *Processor) Consumer() feed.Consumer {
+	return feed.ConsumerFunc{ConsumerName: ConsumerName, Fn: p.handleBatch}
+}
+
+func (p *Processor) handleBatch(ctx context.Context, evs []events.Event) []feed.Failure {
+	type candidate struct {
+		submitted events.Event
+		skip      bool
+	}
+	byID := map[string]*candidate{}
+	var order []string
+	for _, e := range evs {
+		kind, id, err := events.ParseStream(e.StreamID)
+		if err != nil || kind != events.KindRequest {
+			continue
+		}
+		switch c := byID[id]; {
+		case e.Type == events.RequestSubmitted && c == nil:
+			byID[id] = &candidate{submitted: e}
+			order = append(order, id)
+		case c != nil && (e.Type == events.RequestStarted || events.IsTerminal(e.Type)):
+			c.skip = true
+		}
+	}
+	for i, id := range order {
+		if byID[id].skip {
+			continue
+		}
+		if err := p.Submit(ctx, id); err != nil {
+			var failures []feed.Failure
+			for _, rest := range order[i:] {
+				if c := byID[rest]; !c.skip {
+					failures = append(failures, feed.FailStream(c.submitted, err))
+				}
+			}
+			p.log.WarnContext(ctx, "processor: could not queue requests; they will be delivered again", "requests", len(failures), "err", err)
+			return failures
+		}
+	}
+	return nil
+}
