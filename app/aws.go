@@ -17,8 +17,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	dbstypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
+	"github.com/streamer/streamer/bus"
+	ebpub "github.com/streamer/streamer/bus/eventbridge"
 	ddbevents "github.com/streamer/streamer/events/dynamodb"
+	"github.com/streamer/streamer/feed"
 	"github.com/streamer/streamer/feed/lambda"
 	"github.com/streamer/streamer/feed/streams"
 	"github.com/streamer/streamer/projections"
@@ -30,8 +34,13 @@ import (
 type AWSConfig struct {
 	EventsTable string // EVENTS_TABLE
 	ViewsTable  string // VIEWS_TABLE
-	TTL         projections.TTL
-	Logger      *slog.Logger
+	// EventBusName (EVENT_BUS_NAME): when set, the projector publishes every
+	// batch to this EventBridge bus after writing the views; EventSource
+	// (EVENT_SOURCE) is the entries' source, default "streamer".
+	EventBusName string
+	EventSource  string
+	TTL          projections.TTL
+	Logger       *slog.Logger
 }
 
 // Validate reports every problem at once.
@@ -54,6 +63,8 @@ type AWS struct {
 	Views     *ddbviews.Views
 	Reader    *projections.Reader
 	Projector *projections.Projector
+	// Publisher puts projected events on EventBridge; nil without a bus.
+	Publisher bus.Publisher
 	cfg       AWSConfig
 	log       *slog.Logger
 }
@@ -73,7 +84,18 @@ func NewAWS(ctx context.Context, awsCfg aws.Config, cfg AWSConfig) (*AWS, error)
 	if _, err := projections.Bootstrap(ctx, views); err != nil {
 		return nil, err
 	}
+	var pub bus.Publisher
+	if cfg.EventBusName != "" {
+		p, err := ebpub.New(eventbridge.NewFromConfig(awsCfg), ebpub.Config{
+			BusName: cfg.EventBusName, Source: cfg.EventSource, Logger: logger.With("component", "publisher"),
+		})
+		if err != nil {
+			return nil, err
+		}
+		pub = p
+	}
 	return &AWS{
+		Publisher: pub,
 		DynamoDB:  client,
 		Events:    store,
 		Views:     views,
@@ -96,9 +118,14 @@ func CreateTables(ctx context.Context, client *dynamodb.Client, eventsTable, vie
 }
 
 // ProjectorHandler is the projector Lambda's handler: DynamoDB Streams
-// records of the events table → views.
+// records of the events table → views, then (with a bus) EventBridge, so a
+// subscriber that sees an event and reads the view finds it applied.
 func (a *AWS) ProjectorHandler() lambda.Handler {
-	return lambda.NewHandler(a.Projector, ddbevents.UnmarshalStreamImage, a.log)
+	var c feed.Consumer = a.Projector
+	if a.Publisher != nil {
+		c = bus.PublishAfter(a.Projector, a.Publisher)
+	}
+	return lambda.NewHandler(c, ddbevents.UnmarshalStreamImage, a.log)
 }
 
 // RebuildSource is the resumable parallel-Scan replay of the events table.

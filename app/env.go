@@ -16,6 +16,8 @@ type LambdaEnv struct {
 	DynamoDBEndpoint  string // DYNAMODB_ENDPOINT (optional override, e.g. moto)
 	EventsTable       string // EVENTS_TABLE
 	ViewsTable        string // VIEWS_TABLE
+	EventBusName      string // EVENT_BUS_NAME (projector: publish after projecting)
+	EventSource       string // EVENT_SOURCE (default "streamer")
 	WebSocketEndpoint string // WEBSOCKET_ENDPOINT
 	LogLevel          string // LOG_LEVEL
 	Auth              auth.Config
@@ -28,6 +30,8 @@ func ReadLambdaEnv(getenv func(string) string) LambdaEnv {
 		DynamoDBEndpoint:  getenv("DYNAMODB_ENDPOINT"),
 		EventsTable:       getenv("EVENTS_TABLE"),
 		ViewsTable:        getenv("VIEWS_TABLE"),
+		EventBusName:      getenv("EVENT_BUS_NAME"),
+		EventSource:       getenv("EVENT_SOURCE"),
 		WebSocketEndpoint: getenv("WEBSOCKET_ENDPOINT"),
 		LogLevel:          getenv("LOG_LEVEL"),
 		Auth: auth.Config{
@@ -50,7 +54,10 @@ func LambdaCore(ctx context.Context, getenv func(string) string) (*AWS, *Core, *
 		os.Exit(1)
 	}
 	rt, core, err := NewAWSCore(ctx, awsCfg, AWSCoreConfig{
-		AWSConfig:         AWSConfig{EventsTable: env.EventsTable, ViewsTable: env.ViewsTable, Logger: logger},
+		AWSConfig: AWSConfig{
+			EventsTable: env.EventsTable, ViewsTable: env.ViewsTable,
+			EventBusName: env.EventBusName, EventSource: env.EventSource, Logger: logger,
+		},
 		WebSocketEndpoint: env.WebSocketEndpoint,
 		Auth:              env.Auth,
 	})

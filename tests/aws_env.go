@@ -24,14 +24,15 @@ func NewAWSEnvironment(t testing.TB, opts ...Options) *AWSEnvironment {
 		o = opts[0]
 	}
 	s, err := awsdev.Start(context.Background(), awsdev.Config{
-		AWS:         testenv.Serial(testenv.AWSConfig(t)),
-		EventsTable: testenv.UniqueName(t, "events"),
-		ViewsTable:  testenv.UniqueName(t, "views"),
-		DataDir:     t.TempDir(),
-		Demo:        o.Demo,
-		Workers:     o.Workers,
-		CancelPoll:  100 * time.Millisecond,
-		Logger:      testLogger(t),
+		AWS:          testenv.Serial(testenv.AWSConfig(t)),
+		EventsTable:  testenv.UniqueName(t, "events"),
+		ViewsTable:   testenv.UniqueName(t, "views"),
+		EventBusName: "default",
+		DataDir:      t.TempDir(),
+		Demo:         o.Demo,
+		Workers:      o.Workers,
+		CancelPoll:   100 * time.Millisecond,
+		Logger:       testLogger(t),
 	})
 	if err != nil {
 		t.Fatalf("start AWS stack: %v", err)

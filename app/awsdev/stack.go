@@ -33,14 +33,17 @@ type Config struct {
 	AWS         aws.Config // SDK configuration with the endpoint
 	EventsTable string
 	ViewsTable  string
-	DataDir     string // development key and failed-batches file
-	Addr        string // default 127.0.0.1:0
-	Router      *handler.Router
-	Demo        demo.Options
-	Auth        auth.Config // zero: a development key in DataDir
-	Gateway     app.GatewayOptions
-	Workers     int
-	CancelPoll  time.Duration
+	// EventBusName: when set, the projector publishes to this EventBridge
+	// bus at the endpoint (moto's "default" bus exists).
+	EventBusName string
+	DataDir      string // development key and failed-batches file
+	Addr         string // default 127.0.0.1:0
+	Router       *handler.Router
+	Demo         demo.Options
+	Auth         auth.Config // zero: a development key in DataDir
+	Gateway      app.GatewayOptions
+	Workers      int
+	CancelPoll   time.Duration
 	// PollInterval of the stream readers after an empty read (default 100ms).
 	PollInterval time.Duration
 	Logger       *slog.Logger
@@ -77,7 +80,9 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err := app.CreateTables(ctx, dynamodb.NewFromConfig(cfg.AWS), cfg.EventsTable, cfg.ViewsTable); err != nil {
 		return nil, err
 	}
-	rt, err := app.NewAWS(ctx, cfg.AWS, app.AWSConfig{EventsTable: cfg.EventsTable, ViewsTable: cfg.ViewsTable, Logger: logger})
+	rt, err := app.NewAWS(ctx, cfg.AWS, app.AWSConfig{
+		EventsTable: cfg.EventsTable, ViewsTable: cfg.ViewsTable, EventBusName: cfg.EventBusName, Logger: logger,
+	})
 	if err != nil {
 		return nil, err
 	}

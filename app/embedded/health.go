@@ -6,7 +6,7 @@ import (
 )
 
 // Consumers of the local feed, by checkpoint name.
-var consumerNames = []string{"projector", "fanout", "processor"}
+var consumerNames = []string{"projector", "fanout"}
 
 // health answers GET /healthz: the log's last position, each consumer's
 // checkpoint (its lag is the difference) and the open sockets.

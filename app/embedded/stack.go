@@ -10,6 +10,9 @@ import (
 
 	"github.com/streamer/streamer/app"
 	"github.com/streamer/streamer/auth"
+	"github.com/streamer/streamer/bus"
+	buslocal "github.com/streamer/streamer/bus/local"
+	"github.com/streamer/streamer/events"
 	"github.com/streamer/streamer/feed"
 	"github.com/streamer/streamer/feed/local"
 	"github.com/streamer/streamer/handler"
@@ -40,8 +43,9 @@ type StackConfig struct {
 type Stack struct {
 	*Local
 	Core   *app.Core
-	Front  *app.Front   // gateway, HTTP API; its URLs
-	DevKey *auth.DevKey // nil when Auth was configured explicitly
+	Front  *app.Front    // gateway, HTTP API; its URLs
+	Bus    *buslocal.Bus // the local EventBridge stand-in
+	DevKey *auth.DevKey  // nil when Auth was configured explicitly
 
 	// URLs of the running stack.
 	WebSocketURL string // ws://127.0.0.1:PORT/ws
@@ -117,9 +121,39 @@ func Start(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 	s.Core = core
 	front.Mux.HandleFunc("GET "+app.HealthPath, s.health)
 
+	// The local bus: the projector publishes each batch after writing the
+	// views; a rule on request.submitted queues the request for the
+	// processor (as the EventBridge rule invokes the processor Lambda on
+	// AWS); `streamer events tail` reads it at TailPath.
+	deadLetters, err := buslocal.NewSQLDeadLetters(ctx, l.Store.DB())
+	if err != nil {
+		front.Close(ctx)
+		return nil, err
+	}
+	eventBus, err := buslocal.New(buslocal.Config{DeadLetters: deadLetters, Logger: logger.With("component", "bus")})
+	if err == nil {
+		err = eventBus.AddRule(buslocal.Rule{
+			Name:    "processor",
+			Pattern: bus.ProcessorPattern,
+			Target: buslocal.HandlerTarget("processor", func(ctx context.Context, e events.Event) error {
+				_, id, err := events.ParseStream(e.StreamID)
+				if err != nil {
+					return buslocal.Permanent(err)
+				}
+				return core.Processor.Submit(ctx, id)
+			}),
+		})
+	}
+	if err != nil {
+		front.Close(ctx)
+		return nil, err
+	}
+	s.Bus = eventBus
+	front.Mux.Handle("GET "+app.TailPath, eventBus.TailHandler())
+
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
-	consumers := []feed.Consumer{l.Projector, core.Fanout, core.Processor.Consumer()}
+	consumers := []feed.Consumer{bus.PublishAfter(l.Projector, eventBus), core.Fanout}
 	if err := core.Processor.Start(runCtx); err != nil {
 		cancel()
 		front.Close(ctx)
@@ -188,10 +222,13 @@ func (s *Stack) Close() error {
 	s.mu.Unlock()
 	ctx, stop := context.WithTimeout(context.Background(), 10*time.Second)
 	defer stop()
-	errs := []error{s.Front.Close(ctx), s.Core.Processor.Stop(ctx)}
+	// Sockets first (each gets $disconnect), then the feeds and the
+	// processor: running requests are interrupted, left in the log as they
+	// are, and queued again by Resume at the next start.
+	errs := []error{s.Front.Close(ctx)}
 	s.cancel()
 	s.wg.Wait()
-	errs = append(errs, s.Err(), s.Local.Close())
+	errs = append(errs, s.Bus.Close(ctx), s.Core.Processor.Stop(ctx), s.Err(), s.Local.Close())
 	return errors.Join(errs...)
 }
 

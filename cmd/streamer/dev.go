@@ -122,7 +122,7 @@ func startDevStack(ctx context.Context, cfg devConfig, a awsFlags, logger *slog.
 		return nil, err
 	}
 	s, err := awsdev.Start(ctx, awsdev.Config{
-		AWS: awsCfg, EventsTable: a.EventsTable, ViewsTable: a.ViewsTable,
+		AWS: awsCfg, EventsTable: a.EventsTable, ViewsTable: a.ViewsTable, EventBusName: getenv("EVENT_BUS_NAME"),
 		DataDir: cfg.DataDir, Addr: cfg.Addr, Logger: logger,
 	})
 	if err != nil {

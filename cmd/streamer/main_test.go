@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -125,6 +127,228 @@ func TestRebuildSwitchesToAnEqualGeneration(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "generation g4") || !strings.Contains(out.String(), "dropped generation g2") {
 		t.Fatalf("output:\n%s", out.String())
+	}
+}
+
+// seedConnections appends n open connections of alice, each subscribed
+// to req-1, to the embedded store in dir.
+func seedConnections(t *testing.T, dir string, n int) {
+	t.Helper()
+	s, err := evsqlite.Open(filepath.Join(dir, "events.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m := events.Meta{Actor: "alice", Tenant: "acme"}
+	for i := 0; i < n; i++ {
+		_, err := s.Append(context.Background(), events.ConnectionStream(fmt.Sprintf("conn-%d", i)), 0,
+			events.MustNew(events.ConnectionOpened, events.Opened{User: "alice", Tenant: "acme", Source: "websocket"}, m),
+			events.MustNew(events.ConnectionSubscribed, events.Subscribed{RequestID: "req-1"}, m))
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// corrupt rewrites, at their own versions, request req-7 and connection
+// conn-0 in the active generation of the views in dir: a projection bug
+// a rebuild of their kind repairs.
+func corrupt(t *testing.T, dir string) {
+	t.Helper()
+	ctx := context.Background()
+	v, err := projsqlite.Open(ctx, filepath.Join(dir, "views.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	m, err := v.Meta(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := v.Store(m.Active, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := g.GetRequest(ctx, "req-7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Message = "corrupted"
+	if err := g.PutRequest(ctx, r, r.Version); err != nil {
+		t.Fatal(err)
+	}
+	c, err := g.GetConnection(ctx, "conn-0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.CloseReason = "corrupted"
+	if err := g.PutConnection(ctx, c, c.Version); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// activeViews reads request req-7, connection conn-0 and the subscribers
+// of req-1 through a Reader of the views in dir.
+func activeViews(t *testing.T, dir string) (projections.RequestView, projections.ConnectionView, []string) {
+	t.Helper()
+	ctx := context.Background()
+	v, err := projsqlite.Open(ctx, filepath.Join(dir, "views.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	r := projections.NewReader(v)
+	req, err := r.GetRequest(ctx, "req-7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := r.GetConnection(ctx, "conn-0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	subs, err := r.Subscribers(ctx, "req-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req, conn, subs
+}
+
+// TestRebuildOneViewKind runs `streamer rebuild --view requests` and then
+// `--view connections` on the embedded store: each repairs the views of
+// its kind and carries the others over as they are.
+func TestRebuildOneViewKind(t *testing.T) {
+	dir := t.TempDir()
+	seed(t, dir, 20)
+	seedConnections(t, dir, 3)
+	rebuildOK := func(args ...string) string {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		if code := run(context.Background(), append([]string{"rebuild", "--data", dir}, args...), &out, &errOut, env(nil)); code != 0 {
+			t.Fatalf("rebuild %q exited %d: %s", args, code, errOut.String())
+		}
+		return out.String()
+	}
+	rebuildOK() // g2, every view
+	corrupt(t, dir)
+
+	out := rebuildOK("--view", "requests")
+	if !strings.Contains(out, "rebuilt generation g4 from 86 events (") || !strings.Contains(out, "; request views only, 3 connection views carried over from g2)") {
+		t.Fatalf("output:\n%s", out)
+	}
+	req, conn, subs := activeViews(t, dir)
+	if req.Message != "half" || req.Status != "completed" || req.Version != 4 {
+		t.Fatalf("request view after rebuilding the request views: %+v", req)
+	}
+	if conn.CloseReason != "corrupted" || conn.Version != 2 || !slices.Equal(subs, []string{"conn-0", "conn-1", "conn-2"}) {
+		t.Fatalf("connection views after rebuilding the request views: %+v, subscribers %q; want them carried over", conn, subs)
+	}
+
+	out = rebuildOK("--view", "connections")
+	if !strings.Contains(out, "rebuilt generation g6 from 86 events (") || !strings.Contains(out, "; connection views only, 20 request views carried over from g4)") {
+		t.Fatalf("output:\n%s", out)
+	}
+	req, conn, subs = activeViews(t, dir)
+	if req.Message != "half" || conn.CloseReason != "" || conn.Version != 2 || conn.Status != "open" || !slices.Equal(subs, []string{"conn-0", "conn-1", "conn-2"}) {
+		t.Fatalf("views after rebuilding the connection views: %+v, %+v, subscribers %q", req, conn, subs)
+	}
+}
+
+// interruptRebuild records in the views of dir a rebuild of views in
+// progress, as an interrupted `streamer rebuild --view views` leaves it,
+// and returns the name of its generation.
+func interruptRebuild(t *testing.T, dir string, views projections.ViewKind) string {
+	t.Helper()
+	ctx := context.Background()
+	v, err := projsqlite.Open(ctx, filepath.Join(dir, "views.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	m, err := v.Meta(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := m
+	next.Epoch++
+	next.Rebuilding, next.Views = projections.GenerationName(next.Epoch), views
+	if _, err := v.SwapMeta(ctx, m.Revision, next); err != nil {
+		t.Fatal(err)
+	}
+	return next.Rebuilding
+}
+
+// TestRebuildResumeNeedsTheSameViews: a rebuild of the request views in
+// progress is resumed by `--view requests` only; another selection is
+// refused with the command that resumes it, unless --restart abandons it.
+func TestRebuildResumeNeedsTheSameViews(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	seed(t, dir, 8)
+	seedConnections(t, dir, 2)
+	var out, errOut bytes.Buffer
+	if code := run(ctx, []string{"rebuild", "--data", dir}, &out, &errOut, env(nil)); code != 0 {
+		t.Fatalf("rebuild exited %d: %s", code, errOut.String())
+	}
+	gen := interruptRebuild(t, dir, projections.ViewRequests)
+	for _, args := range [][]string{nil, {"--view", "connections"}, {"--view", "all"}} {
+		out.Reset()
+		errOut.Reset()
+		if code := run(ctx, append([]string{"rebuild", "--data", dir}, args...), &out, &errOut, env(nil)); code != 1 {
+			t.Fatalf("rebuild %q exited %d; want 1", args, code)
+		}
+		if msg := errOut.String(); !strings.Contains(msg, "run 'streamer rebuild --view requests' to resume it") || !strings.Contains(msg, "add --restart") {
+			t.Fatalf("rebuild %q: %s", args, msg)
+		}
+	}
+	out.Reset()
+	if code := run(ctx, []string{"rebuild", "--data", dir, "--view", "requests"}, &out, &errOut, env(nil)); code != 0 {
+		t.Fatalf("resume exited %d: %s", code, errOut.String())
+	}
+	if want := "resumed and rebuilt generation " + gen + " from 36 events (8 view writes; request views only, 2 connection views carried over from g2)"; !strings.Contains(out.String(), want) {
+		t.Fatalf("output:\n%s\nwant %q", out.String(), want)
+	}
+
+	// --restart abandons a rebuild in progress for another selection.
+	abandoned := interruptRebuild(t, dir, projections.ViewRequests)
+	out.Reset()
+	if code := run(ctx, []string{"rebuild", "--data", dir, "--view", "connections", "--restart"}, &out, &errOut, env(nil)); code != 0 {
+		t.Fatalf("restart exited %d: %s", code, errOut.String())
+	}
+	if want := "; connection views only, 8 request views carried over from " + gen + ")"; !strings.Contains(out.String(), want) || strings.Contains(out.String(), "generation "+abandoned) {
+		t.Fatalf("output:\n%s\nwant a fresh generation and %q", out.String(), want)
+	}
+	if _, conn, subs := activeViews(t, dir); conn.Version != 2 || conn.Status != "open" || len(subs) != 2 {
+		t.Fatalf("after the restarted rebuild: %+v, subscribers %q", conn, subs)
+	}
+}
+
+func TestRebuildViewFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--view", "sessions"}, `--view: unknown view kind "sessions": want all, requests or connections`},
+		{[]string{"--view", ""}, ""}, // "" is all: valid, so this one runs
+		{[]string{"--view=request"}, `unknown view kind "request"`},
+		{[]string{"requests"}, `unexpected arguments ["requests"]`},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			dir := t.TempDir()
+			var out, errOut bytes.Buffer
+			code := run(context.Background(), append([]string{"rebuild", "--data", dir}, tc.args...), &out, &errOut, env(nil))
+			if tc.want == "" {
+				if code != 0 {
+					t.Fatalf("exit %d: %s", code, errOut.String())
+				}
+				return
+			}
+			if code != 1 || !strings.Contains(errOut.String(), tc.want) {
+				t.Fatalf("exit %d, %q; want 1 and %q", code, errOut.String(), tc.want)
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+				t.Fatalf("a refused command line touched the data folder: %v", entries)
+			}
+		})
 	}
 }
 

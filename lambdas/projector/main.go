@@ -1,10 +1,12 @@
 // Command projector is the Lambda that keeps the views: the first of the
 // two readers of the events table's DynamoDB stream (ReportBatchItemFailures
-// on). It reads its configuration from the environment, wires through
-// package app, and starts the Lambda runtime.
+// on). After a batch's views are written it publishes the batch to
+// EventBridge (when EVENT_BUS_NAME is set), so a subscriber that sees an
+// event and reads the view finds it applied.
 //
-// Environment: EVENTS_TABLE, VIEWS_TABLE (required); AWS_REGION;
-// DYNAMODB_ENDPOINT (optional override); LOG_LEVEL.
+// Environment: EVENTS_TABLE, VIEWS_TABLE (required); EVENT_BUS_NAME,
+// EVENT_SOURCE; AWS_REGION; DYNAMODB_ENDPOINT (optional override);
+// LOG_LEVEL. See docs/configuration.md.
 package main
 
 import (
@@ -18,16 +20,17 @@ import (
 
 func main() {
 	ctx := context.Background()
-	logger := app.NewLogger(os.Stderr, os.Getenv("LOG_LEVEL"))
-	awsCfg, err := app.LoadAWSConfig(ctx, os.Getenv("AWS_REGION"), os.Getenv("DYNAMODB_ENDPOINT"))
+	env := app.ReadLambdaEnv(os.Getenv)
+	logger := app.NewLogger(os.Stderr, env.LogLevel)
+	awsCfg, err := app.LoadAWSConfig(ctx, env.Region, env.DynamoDBEndpoint)
 	if err != nil {
 		logger.Error("load AWS configuration", "err", err)
 		os.Exit(1)
 	}
 	rt, err := app.NewAWS(ctx, awsCfg, app.AWSConfig{
-		EventsTable: os.Getenv("EVENTS_TABLE"),
-		ViewsTable:  os.Getenv("VIEWS_TABLE"),
-		Logger:      logger,
+		EventsTable: env.EventsTable, ViewsTable: env.ViewsTable,
+		EventBusName: env.EventBusName, EventSource: env.EventSource,
+		Logger: logger,
 	})
 	if err != nil {
 		logger.Error("wire projector", "err", err)
