@@ -61,6 +61,15 @@
 // checkpoint; events replayed twice are skipped by the version guard.
 // AbortRebuild abandons one.
 //
+// A rebuild may replay one kind of views only (RebuildOptions.Views:
+// ViewRequests or ViewConnections): the other kind's streams are skipped,
+// and once the replay ends its views are carried over from the active
+// generation by Generations.CopyViews, again "write if newer". Whatever the
+// projector wrote to the active generation since the rebuild began it wrote
+// to the new one first, so the copy too leaves the new generation at or
+// ahead of the active one. The selection is kept in Meta.Views; a rebuild
+// resumes only with the same one (ErrRebuildViewsMismatch).
+//
 // # Implementing a backend (DynamoDB)
 //
 // projections/viewtest states the contract; what a DynamoDB backend needs:
@@ -103,6 +112,10 @@
 //     go back to the old generation after a switch.
 //   - Drop: a parallel Scan for the generation's prefix and batched
 //     deletes (rare; it runs after the switch, off the request path).
+//   - CopyViews: a parallel, strongly consistent Scan for the source
+//     generation's items of one kind ("<gen>#req#" or "<gen>#conn#"),
+//     each page written to the target through PutNewer (GSIs would be
+//     cheaper to read but may lag the views).
 //   - The rebuild Source: a parallel Scan (ConsistentRead) of the events
 //     table; each stream's items come from one segment in version order, and
 //     the checkpoint is the set of the segments' last fully delivered page

@@ -28,6 +28,11 @@ type Meta struct {
 	// number of events it has replayed. Both are reset by a switch.
 	Checkpoint string `json:"checkpoint,omitempty"`
 	Done       int64  `json:"done,omitempty"`
+	// Views is the selection the rebuild in progress replays (the other
+	// kinds it carries over from Active); "" when none is in progress, and
+	// read as ViewAll for a rebuild recorded before the field existed. A
+	// rebuild resumes only with the same selection. Reset by a switch.
+	Views ViewKind `json:"views,omitempty"`
 	// Revision is the compare-and-swap counter, set by the store.
 	Revision  int64     `json:"revision"`
 	UpdatedAt time.Time `json:"updatedAt,omitzero"`

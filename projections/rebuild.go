@@ -14,9 +14,14 @@ import (
 // being rebuilt (another run aborted or restarted it).
 var ErrRebuildSuperseded = errors.New("rebuild superseded")
 
+// ErrRebuildViewsMismatch: a rebuild is in progress with another view
+// selection (Meta.Views) than the one asked for. Resume it with its own
+// selection, or abandon it with RebuildOptions.Restart.
+var ErrRebuildViewsMismatch = errors.New("rebuild in progress replays other views")
+
 // Progress is a rebuild's progress, for a progress bar.
 type Progress struct {
-	Done  int64         // events replayed, over every run of this rebuild
+	Done  int64         // events read from the log (replayed, or skipped as another kind's), over every run of this rebuild
 	Total int64         // Done plus the source's estimate of what remains; 0 if unknown
 	Rate  float64       // events per second in this run
 	ETA   time.Duration // time left at Rate; 0 if unknown
@@ -26,6 +31,12 @@ type Progress struct {
 type RebuildOptions struct {
 	// Source is the log to replay; default ScanSource(log) (not resumable).
 	Source Source
+	// Views selects the kinds of views replayed from the log; default
+	// ViewAll. The others are carried over from the active generation
+	// (Generations.CopyViews) once the replay ends. The selection is
+	// recorded in Meta.Views: a rebuild in progress resumes only with the
+	// same one (ErrRebuildViewsMismatch otherwise).
+	Views ViewKind
 	// TTL of connection views; zero fields keep the defaults.
 	TTL TTL
 	// FlushEvery is the number of events between two flushes of the
@@ -50,8 +61,10 @@ type RebuildResult struct {
 	Generation string        // the new active generation
 	Previous   string        // the generation it replaced; drop it with DropGeneration after a grace period
 	Resumed    bool          // this run continued an interrupted rebuild
-	Events     int64         // events replayed by this run
-	Written    int64         // view writes issued by this run
+	Views      ViewKind      // the kinds replayed from the log
+	Events     int64         // events read from the log by this run (those of other kinds are skipped)
+	Written    int64         // view writes issued by this run's replay
+	Copied     int64         // views of the other kinds carried over from the previous generation
 	Elapsed    time.Duration // duration of this run
 }
 
@@ -68,18 +81,29 @@ type RebuildResult struct {
 //     Source checkpoint in Meta. PutNewer never lowers a view the projector
 //     has already moved further, and the projector's version guard catches
 //     up views the rebuild has not reached yet, so the two writers converge.
-//  3. When the replay ends, every event that was in the log when it began
-//     is in the new generation, and every later one was written there by
-//     the projector before the active generation: the new generation is at
-//     or ahead of the active one for every view. One SwapMeta makes it
-//     active (a new epoch again); readers resolve Meta on every read.
+//     Only the streams of the kinds RebuildOptions.Views selects are
+//     folded; the events of the others are read and skipped, by their
+//     stream name's prefix.
+//  3. The kinds not selected are carried over: Generations.CopyViews copies
+//     the active generation's views of each into the new one, again by
+//     "write if newer". Any write the projector made to the active
+//     generation since step 1 it made to the new one first, so the copy
+//     leaves the new generation at or ahead of the active one for those
+//     kinds too.
+//  4. Now every event that was in the log when the replay began is in the
+//     new generation (replayed, or carried over in a view), and every later
+//     one was written there by the projector before the active generation:
+//     the new generation is at or ahead of the active one for every view.
+//     One SwapMeta makes it active (a new epoch again); readers resolve
+//     Meta on every read.
 //
-// A rebuild interrupted at any point is resumed by calling Rebuild again:
-// Meta still names the generation being rebuilt and its checkpoint, and
-// until it is resumed (or AbortRebuild is called) the projector keeps
-// writing both generations. Two runs at once are harmless: they write the
-// same views, and the one that does not switch ends with
-// ErrRebuildSuperseded.
+// A rebuild interrupted at any point is resumed by calling Rebuild again
+// with the same Views: Meta still names the generation being rebuilt, its
+// selection and its checkpoint, and until it is resumed (or AbortRebuild is
+// called) the projector keeps writing both generations. A run resumed after
+// its replay ended copies the carried-over kinds again (the copy is
+// idempotent). Two runs at once are harmless: they write the same views,
+// and the one that does not switch ends with ErrRebuildSuperseded.
 func Rebuild(ctx context.Context, log events.Store, gens Generations, opts RebuildOptions) (RebuildResult, error) {
 	r := &rebuilder{log: log, gens: gens, opts: opts, start: time.Now()}
 	r.defaults()
@@ -89,12 +113,16 @@ func Rebuild(ctx context.Context, log events.Store, gens Generations, opts Rebui
 	if err := r.replay(ctx); err != nil {
 		return r.result(), err
 	}
+	if err := r.carryOver(ctx); err != nil {
+		return r.result(), err
+	}
 	if err := r.switchOver(ctx); err != nil {
 		return r.result(), err
 	}
 	r.report(true)
 	r.opts.Logger.InfoContext(ctx, "rebuild: switched", "generation", r.gen, "previous", r.res.Previous,
-		"events", r.res.Events, "written", r.res.Written, "elapsed", time.Since(r.start))
+		"views", r.opts.Views, "events", r.res.Events, "written", r.res.Written, "copied", r.res.Copied,
+		"elapsed", time.Since(r.start))
 	return r.result(), nil
 }
 
@@ -110,7 +138,7 @@ func AbortRebuild(ctx context.Context, gens Generations) error {
 			return nil
 		}
 		next := m
-		next.Rebuilding, next.Checkpoint, next.Done = "", "", 0
+		next.Rebuilding, next.Checkpoint, next.Done, next.Views = "", "", 0, ""
 		next.Epoch++
 		next.UpdatedAt = time.Now().UTC()
 		if _, err := gens.SwapMeta(ctx, m.Revision, next); err != nil {
@@ -164,12 +192,17 @@ func (r *rebuilder) defaults() {
 		r.opts.Logger = slog.Default()
 	}
 	r.opts.TTL = r.opts.TTL.withDefaults()
+	r.opts.Views = r.opts.Views.orAll()
+	r.res.Views = r.opts.Views
 	r.cache, r.dirty = map[string]*streamView{}, map[string]struct{}{}
 }
 
 // begin records the new generation in Meta, or picks up the one in
 // progress.
 func (r *rebuilder) begin(ctx context.Context) error {
+	if err := r.opts.Views.Validate(); err != nil {
+		return fmt.Errorf("rebuild: %w", err)
+	}
 	if r.opts.Restart {
 		if err := AbortRebuild(ctx, r.gens); err != nil {
 			return err
@@ -181,12 +214,17 @@ func (r *rebuilder) begin(ctx context.Context) error {
 			return err
 		}
 		if m.Rebuilding != "" {
+			if m.Views.orAll() != r.opts.Views {
+				return fmt.Errorf("%w: generation %s is being rebuilt with views %q, not %q: resume it with the same views or restart it",
+					ErrRebuildViewsMismatch, m.Rebuilding, m.Views.orAll(), r.opts.Views)
+			}
 			r.meta, r.res.Resumed = m, true
 			break
 		}
 		next := m
 		next.Epoch++
 		next.Rebuilding, next.Checkpoint, next.Done = GenerationName(next.Epoch), "", 0
+		next.Views = r.opts.Views
 		next.UpdatedAt = time.Now().UTC()
 		stored, err := r.gens.SwapMeta(ctx, m.Revision, next)
 		if errors.Is(err, ErrViewConflict) {
@@ -212,7 +250,7 @@ func (r *rebuilder) begin(ctx context.Context) error {
 		r.total = r.done + left
 	}
 	r.opts.Logger.InfoContext(ctx, "rebuild: replaying", "generation", r.gen, "active", r.meta.Active,
-		"resumed", r.res.Resumed, "checkpoint", r.checkpoint, "total", r.total)
+		"views", r.opts.Views, "resumed", r.res.Resumed, "checkpoint", r.checkpoint, "total", r.total)
 	return nil
 }
 
@@ -240,8 +278,12 @@ func (r *rebuilder) replay(ctx context.Context) error {
 	return r.flush(ctx)
 }
 
-// fold applies one event to its stream's view in memory.
+// fold applies one event to its stream's view in memory, if the rebuild
+// replays its kind.
 func (r *rebuilder) fold(ctx context.Context, e events.Event) error {
+	if !r.opts.Views.includesStream(e.StreamID) {
+		return nil
+	}
 	sv, ok := r.cache[e.StreamID]
 	if !ok {
 		v, err := newStreamView(e.StreamID)
@@ -315,13 +357,34 @@ func (r *rebuilder) saveMeta(ctx context.Context, change func(*Meta)) error {
 	}
 }
 
+// carryOver copies the views of the kinds not replayed from the active
+// generation into the new one. The projector has been writing the new
+// generation first since begin, so what the copy reads of the active one is
+// never ahead of what the new one will hold.
+func (r *rebuilder) carryOver(ctx context.Context) error {
+	for _, kind := range r.opts.Views.Others() {
+		start := time.Now()
+		n, err := r.gens.CopyViews(ctx, kind, r.meta.Active, r.gen, r.epoch)
+		if err != nil {
+			if errors.Is(err, ErrFenced) {
+				err = fmt.Errorf("%w: %w", ErrRebuildSuperseded, err)
+			}
+			return fmt.Errorf("rebuild %s: carry the %s views over from %s: %w", r.gen, kind, r.meta.Active, err)
+		}
+		r.res.Copied += n
+		r.opts.Logger.InfoContext(ctx, "rebuild: views carried over", "generation", r.gen, "from", r.meta.Active,
+			"views", kind, "count", n, "elapsed", time.Since(start))
+	}
+	return nil
+}
+
 // switchOver makes the new generation the active one.
 func (r *rebuilder) switchOver(ctx context.Context) error {
 	previous := ""
 	err := r.saveMeta(ctx, func(m *Meta) {
 		previous = m.Active
 		m.Previous, m.Active = m.Active, m.Rebuilding
-		m.Rebuilding, m.Checkpoint, m.Done = "", "", 0
+		m.Rebuilding, m.Checkpoint, m.Done, m.Views = "", "", 0, ""
 		m.Epoch++
 	})
 	if err != nil {

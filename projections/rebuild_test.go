@@ -190,8 +190,8 @@ func TestRebuildWhileAppending(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Rebuilding != "g2" || m.Active != "g1" || m.Checkpoint == "" || m.Done < 192 || m.Epoch != 2 {
-		t.Fatalf("meta after the interruption: %+v; want g2 rebuilding from a checkpoint", m)
+	if m.Rebuilding != "g2" || m.Active != "g1" || m.Checkpoint == "" || m.Done < 192 || m.Epoch != 2 || m.Views != projections.ViewAll {
+		t.Fatalf("meta after the interruption: %+v; want g2 rebuilding every view from a checkpoint", m)
 	}
 	readsBefore := mr.reads.Load()
 
@@ -223,8 +223,11 @@ func TestRebuildWhileAppending(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Active != "g2" || m.Rebuilding != "" || m.Previous != "g1" || m.Epoch != 3 || m.Checkpoint != "" {
+	if m.Active != "g2" || m.Rebuilding != "" || m.Previous != "g1" || m.Epoch != 3 || m.Checkpoint != "" || m.Views != "" {
 		t.Fatalf("meta after the switch: %+v", m)
+	}
+	if res.Views != projections.ViewAll || res.Copied != 0 {
+		t.Fatalf("result %+v: want every view replayed, none copied", res)
 	}
 	want := fold(t, allEvents(t, log))
 	sameViews(t, "active generation after the rebuild", snapshot(t, projections.NewReader(gens), want), want)

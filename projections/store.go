@@ -125,4 +125,16 @@ type Generations interface {
 	// Drop deletes every view and index entry of gen. The caller makes sure
 	// no reader or writer still uses it (see DropGeneration).
 	Drop(ctx context.Context, gen string) error
+	// CopyViews carries the views of kind (ViewRequests, ViewConnections,
+	// or ViewAll for both) over from generation from to generation to by
+	// PutNewer's rule: a view is written unless to holds it at the same or
+	// a newer version, and a connection view's subscriber and user index
+	// entries follow it atomically. With fence > 0 the writes are fenced
+	// like PutNewer's (ErrFenced, and the copy stops). The copy as a whole
+	// is not atomic — other writers of to (the projector) keep writing
+	// during it, and an interrupted copy leaves part of the views copied —
+	// and it is idempotent: run it again to finish. It returns the number
+	// of views of kind it read from from; each of them is in to afterwards
+	// at its version or newer.
+	CopyViews(ctx context.Context, kind ViewKind, from, to string, fence int64) (int64, error)
 }

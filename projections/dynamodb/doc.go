@@ -43,7 +43,7 @@
 // subscriptions it holds). Times are RFC 3339 strings in UTC with
 // nanoseconds; zero times and empty strings are absent. Meta attributes:
 // active, rebuilding, previous, epoch, checkpoint, done, revision,
-// updatedAt.
+// updatedAt, views.
 //
 // Subscription items are the subscriber index, in the base table so that
 // Subscribers is a strongly consistent Query of one partition. A

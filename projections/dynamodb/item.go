@@ -306,6 +306,7 @@ func marshalMeta(m projections.Meta) item {
 	setStr(it, AttrRebuilding, m.Rebuilding)
 	setStr(it, AttrPrevious, m.Previous)
 	setStr(it, AttrCheckpoint, m.Checkpoint)
+	setStr(it, AttrViews, string(m.Views))
 	setTime(it, AttrUpdatedAt, m.UpdatedAt)
 	return it
 }
@@ -321,6 +322,7 @@ func unmarshalMeta(it item) (projections.Meta, error) {
 		Done:       d.num(AttrDone, false),
 		Revision:   d.num(AttrRevision, true),
 		UpdatedAt:  d.time(AttrUpdatedAt),
+		Views:      projections.ViewKind(d.str(AttrViews, false)),
 	}
 	if d.err != nil {
 		return projections.Meta{}, fmt.Errorf("view meta item: %w", d.err)

@@ -77,6 +77,7 @@ const (
 	AttrCheckpoint = "checkpoint" // S
 	AttrDone       = "done"       // N
 	AttrRevision   = "revision"   // N: SwapMeta's compare-and-swap counter
+	AttrViews      = "views"      // S: the view selection of the rebuild in progress
 )
 
 // TTLAttribute is the table's time-to-live attribute: ExpiresAt in Unix

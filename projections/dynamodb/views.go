@@ -32,7 +32,7 @@ type config struct {
 	retry       retrier
 	concurrency int   // parallel writes of PutNewer, parallel segments of Drop
 	segments    int   // Source: parallel Scan segments
-	pageSize    int32 // Source: items per Scan request; 0: DynamoDB's 1 MB pages
+	pageSize    int32 // Source and CopyViews: items per Scan request; 0: DynamoDB's 1 MB pages
 }
 
 // Option tunes New and NewSource.
@@ -55,8 +55,9 @@ func WithSegments(n int) Option {
 	return func(c *config) { c.segments = min(max(n, 1), MaxSegments) }
 }
 
-// WithPageSize bounds the items of one Scan request of a Source; default
-// (0) is DynamoDB's 1 MB pages.
+// WithPageSize bounds the items of one Scan request of a Source, and of
+// the Scan of CopyViews (items examined, before its filter); default (0)
+// is DynamoDB's 1 MB pages.
 func WithPageSize(n int) Option {
 	return func(c *config) { c.pageSize = int32(min(max(n, 0), 1<<20)) }
 }

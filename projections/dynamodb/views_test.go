@@ -56,7 +56,10 @@ func TestConformance(t *testing.T) {
 			}
 			return s
 		},
-		Generations: func(t *testing.T) projections.Generations { return newViews(t) },
+		// Small Scan pages, so that CopyViews reads several.
+		Generations: func(t *testing.T) projections.Generations {
+			return dynamodb.New(client(t), newTable(t), dynamodb.WithPageSize(5))
+		},
 		// The list, user and expiry queries read global secondary indexes,
 		// which DynamoDB updates asynchronously (moto at once).
 		Features: viewtest.Features{EventualIndexes: true},

@@ -202,3 +202,47 @@ func BenchmarkRebuild(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCopyViews: the carry-over of a one-kind rebuild, rawRows views
+// copied from one generation into an empty one (transactions of 1,000);
+// connection views hold two subscriptions each, so their index rows are
+// copied too.
+func BenchmarkCopyViews(b *testing.B) {
+	for _, kind := range []projections.ViewKind{projections.ViewRequests, projections.ViewConnections} {
+		b.Run(string(kind), func(b *testing.B) {
+			ctx := context.Background()
+			gens := benchViews(b)
+			src, err := gens.Store("g1", 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var batch projections.Batch
+			at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+			for i := range rawRows {
+				id := fmt.Sprintf("bench-%05d", i)
+				if kind == projections.ViewRequests {
+					batch.Requests = append(batch.Requests, projections.RequestView{RequestID: id, Action: "generate_report",
+						Status: projections.StatusCompleted, Percentage: 100, Message: "processing chunk", Owner: "alice", Tenant: "acme",
+						Result: []byte(`{"rows":42}`), Attempt: 1, SubmittedAt: at, StartedAt: at, UpdatedAt: at, CompletedAt: at, Version: 4})
+				} else {
+					batch.Connections = append(batch.Connections, projections.ConnectionView{ConnectionID: id, User: "alice", Tenant: "acme",
+						Status: projections.ConnectionOpen, ConnectedAt: at, LastSeen: at, ExpiresAt: at.Add(26 * time.Hour),
+						Subscriptions: map[string]int64{"r1": 0, fmt.Sprintf("r-%d", i): 1}, Version: 3})
+				}
+			}
+			if err := src.PutNewer(ctx, batch); err != nil {
+				b.Fatal(err)
+			}
+			copied, gen := int64(0), 1
+			for b.Loop() {
+				gen++
+				n, err := gens.CopyViews(ctx, kind, "g1", fmt.Sprintf("g%d", gen), 0)
+				if err != nil || n != rawRows {
+					b.Fatalf("copy = %d, %v", n, err)
+				}
+				copied += n
+			}
+			b.ReportMetric(float64(copied)/b.Elapsed().Seconds(), "views/s")
+		})
+	}
+}

@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS view_meta (
 	checkpoint TEXT    NOT NULL,
 	done       INTEGER NOT NULL,
 	revision   INTEGER NOT NULL,
-	updated_at INTEGER
+	updated_at INTEGER,
+	views      TEXT    NOT NULL DEFAULT ''
 ) STRICT;
 CREATE TABLE IF NOT EXISTS view_requests (
 	gen              TEXT    NOT NULL,
@@ -110,7 +111,44 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (*Views, error) {
 	if _, err := db.ExecContext(ctx, schema); err != nil {
 		return nil, fmt.Errorf("create view tables: %w", err)
 	}
+	if err := migrate(ctx, db); err != nil {
+		return nil, err
+	}
 	return v, nil
+}
+
+// migrations add the columns that later versions added to tables an older
+// version may have created: table, column, definition.
+var migrations = [][3]string{
+	{"view_meta", "views", `TEXT NOT NULL DEFAULT ''`},
+}
+
+// migrate adds the columns of migrations that are missing. Two processes
+// may race to add one: the loser sees the column there and goes on.
+func migrate(ctx context.Context, db *sql.DB) error {
+	for _, m := range migrations {
+		has, err := hasColumn(ctx, db, m[0], m[1])
+		if err != nil {
+			return err
+		}
+		if has {
+			continue
+		}
+		if _, err := db.ExecContext(ctx, `ALTER TABLE `+m[0]+` ADD COLUMN `+m[1]+` `+m[2]); err != nil {
+			if has, herr := hasColumn(ctx, db, m[0], m[1]); herr != nil || !has {
+				return fmt.Errorf("add column %s.%s: %w", m[0], m[1], err)
+			}
+		}
+	}
+	return nil
+}
+
+func hasColumn(ctx context.Context, db *sql.DB, table, column string) (bool, error) {
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, table, column).Scan(&n); err != nil {
+		return false, fmt.Errorf("inspect table %s: %w", table, err)
+	}
+	return n > 0, nil
 }
 
 // Open opens (creating if needed) the SQLite file at path in WAL mode with
@@ -170,8 +208,8 @@ func (v *Views) Meta(ctx context.Context) (projections.Meta, error) {
 		m       projections.Meta
 		updated sql.NullInt64
 	)
-	err := v.read.QueryRowContext(ctx, `SELECT active, rebuilding, previous, epoch, checkpoint, done, revision, updated_at
-		FROM view_meta WHERE id = 1`).Scan(&m.Active, &m.Rebuilding, &m.Previous, &m.Epoch, &m.Checkpoint, &m.Done, &m.Revision, &updated)
+	err := v.read.QueryRowContext(ctx, `SELECT active, rebuilding, previous, epoch, checkpoint, done, revision, updated_at, views
+		FROM view_meta WHERE id = 1`).Scan(&m.Active, &m.Rebuilding, &m.Previous, &m.Epoch, &m.Checkpoint, &m.Done, &m.Revision, &updated, &m.Views)
 	if errors.Is(err, sql.ErrNoRows) {
 		return projections.Meta{}, nil
 	}
@@ -186,18 +224,18 @@ func (v *Views) Meta(ctx context.Context) (projections.Meta, error) {
 func (v *Views) SwapMeta(ctx context.Context, expectedRevision int64, next projections.Meta) (projections.Meta, error) {
 	next.Revision = expectedRevision + 1
 	next.UpdatedAt = next.UpdatedAt.UTC()
-	args := []any{next.Active, next.Rebuilding, next.Previous, next.Epoch, next.Checkpoint, next.Done, next.Revision, toNanos(next.UpdatedAt)}
+	args := []any{next.Active, next.Rebuilding, next.Previous, next.Epoch, next.Checkpoint, next.Done, next.Revision, toNanos(next.UpdatedAt), string(next.Views)}
 	var (
 		res sql.Result
 		err error
 	)
 	if expectedRevision == 0 {
 		res, err = v.write.ExecContext(ctx, `INSERT INTO view_meta
-			(id, active, rebuilding, previous, epoch, checkpoint, done, revision, updated_at)
-			VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`, args...)
+			(id, active, rebuilding, previous, epoch, checkpoint, done, revision, updated_at, views)
+			VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`, args...)
 	} else {
 		res, err = v.write.ExecContext(ctx, `UPDATE view_meta SET active = ?, rebuilding = ?, previous = ?, epoch = ?,
-			checkpoint = ?, done = ?, revision = ?, updated_at = ? WHERE id = 1 AND revision = ?`, append(args, expectedRevision)...)
+			checkpoint = ?, done = ?, revision = ?, updated_at = ?, views = ? WHERE id = 1 AND revision = ?`, append(args, expectedRevision)...)
 	}
 	if err != nil {
 		return projections.Meta{}, fmt.Errorf("write view meta: %w", err)

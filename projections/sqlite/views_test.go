@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -30,6 +31,7 @@ func openViews(t testing.TB) *sqlite.Views {
 }
 
 func TestConformance(t *testing.T) {
+	defer sqlite.SetCopyChunk(4)() // CopyViews crosses chunk boundaries
 	viewtest.Run(t, viewtest.Harness{
 		New: func(t *testing.T) projections.ViewStore {
 			s, err := openViews(t).Open(context.Background(), "test", 0)
@@ -40,6 +42,50 @@ func TestConformance(t *testing.T) {
 		},
 		Generations: func(t *testing.T) projections.Generations { return openViews(t) },
 	})
+}
+
+// TestOpenMigratesOldMeta opens a views file written before Meta had its
+// Views field: the column is added, the stored Meta (a rebuild in
+// progress) reads back with no selection — which Rebuild takes as all —
+// and the selection is stored from then on.
+func TestOpenMigratesOldMeta(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "views.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.ExecContext(ctx, `CREATE TABLE view_meta (
+		id INTEGER PRIMARY KEY CHECK (id = 1), active TEXT NOT NULL, rebuilding TEXT NOT NULL, previous TEXT NOT NULL,
+		epoch INTEGER NOT NULL, checkpoint TEXT NOT NULL, done INTEGER NOT NULL, revision INTEGER NOT NULL, updated_at INTEGER
+	) STRICT;
+	INSERT INTO view_meta VALUES (1, 'g1', 'g2', '', 2, '812', 812, 5, NULL)`)
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for run := range 2 { // the second open finds the column there
+		v, err := sqlite.Open(ctx, path)
+		if err != nil {
+			t.Fatalf("open %d: %v", run, err)
+		}
+		m, err := v.Meta(ctx)
+		want := projections.Meta{Active: "g1", Rebuilding: "g2", Epoch: 2, Checkpoint: "812", Done: 812, Revision: 5 + int64(run)}
+		if run == 1 {
+			want.Views = projections.ViewRequests
+		}
+		if err != nil || m != want {
+			t.Fatalf("open %d: meta = %+v, %v; want %+v", run, m, err, want)
+		}
+		if run == 0 {
+			next := m
+			next.Views = projections.ViewRequests
+			if _, err := v.SwapMeta(ctx, m.Revision, next); err != nil {
+				t.Fatalf("store the selection: %v", err)
+			}
+		}
+		v.Close()
+	}
 }
 
 // sharedViews puts the views in a fresh event store's file, on its one
@@ -61,6 +107,7 @@ func sharedViews(t *testing.T) *sqlite.Views {
 // TestConformanceOnEventStoreConnection runs the suite with the views in
 // the event store's file, sharing its single write connection.
 func TestConformanceOnEventStoreConnection(t *testing.T) {
+	defer sqlite.SetCopyChunk(5)()
 	viewtest.Run(t, viewtest.Harness{
 		New: func(t *testing.T) projections.ViewStore {
 			s, err := sharedViews(t).Open(context.Background(), "test", 0)

@@ -30,7 +30,8 @@ func testMetaSwap(t *testing.T, h Harness) {
 	_, err = g.SwapMeta(ctx, 0, projections.Meta{Active: "other", Epoch: 9})
 	wantErr(t, "create meta twice", err, projections.ErrViewConflict)
 
-	next := projections.Meta{Active: "g1", Rebuilding: "g2", Previous: "g0", Epoch: 2, Checkpoint: "pos:42", Done: 42, UpdatedAt: at(time.Minute)}
+	next := projections.Meta{Active: "g1", Rebuilding: "g2", Previous: "g0", Epoch: 2, Checkpoint: "pos:42", Done: 42,
+		Views: projections.ViewConnections, UpdatedAt: at(time.Minute)}
 	stored, err = g.SwapMeta(ctx, 1, next)
 	if err != nil {
 		t.Fatalf("swap at revision 1: %v", err)

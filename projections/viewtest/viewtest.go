@@ -62,6 +62,7 @@ func Run(t *testing.T, h Harness) {
 		{"MetaCompareAndSwap", testMetaSwap},
 		{"GenerationsIsolatedAndDropped", testGenerationIsolation},
 		{"FencedWrites", testFence},
+		{"CopyViews", testCopyViews},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
