@@ -23,6 +23,8 @@ test:
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s -count 3 ./events/sqlite/
 	$(GO) test -run '^$$' -bench . -benchtime 5x -count 3 ./projections/sqlite/
+	$(GO) test -run '^$$' -bench . -count 3 ./processor/ ./fanout/
+	$(GO) test -run '^$$' -bench BenchmarkDelivery -benchtime 10x -count 1 ./tests/
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
@@ -38,8 +40,7 @@ tools:
 ## fuzz: run each fuzz target for FUZZTIME (default 30s)
 FUZZTIME ?= 30s
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./events/
-	$(GO) test -run '^$$' -fuzz '^FuzzUpcast$$' -fuzztime $(FUZZTIME) ./events/
+	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
 clean:
 	rm -rf bin dist .data

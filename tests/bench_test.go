@@ -51,12 +51,19 @@ func (r *receipts) add(v int64) {
 	r.cond.Broadcast()
 }
 
-func (r *receipts) wait(v int64) time.Time {
+// wait returns when version v arrived, or fails b after a minute.
+func (r *receipts) wait(b *testing.B, v int64) time.Time {
+	stop := time.AfterFunc(time.Minute, r.cond.Broadcast)
+	defer stop.Stop()
+	deadline := time.Now().Add(time.Minute)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for {
 		if t, ok := r.at[v]; ok {
 			return t
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("version %d never arrived", v)
 		}
 		r.cond.Wait()
 	}
@@ -74,34 +81,53 @@ func BenchmarkDelivery(b *testing.B) {
 	if err := router.Register(hold{}); err != nil {
 		b.Fatal(err)
 	}
-	env := NewLocalEnvironment(b, Options{Router: router, Workers: conns + 10})
+	env := NewLocalEnvironment(b, Options{Router: router, Workers: conns + 10, SilenceTimeout: time.Hour})
 	ctx := context.Background()
 	type follower struct {
 		id  string
 		rec *receipts
 	}
 	fs := make([]follower, conns)
-	var ready sync.WaitGroup
+	var ready, submitted sync.WaitGroup
+	sem := make(chan struct{}, 50) // connect and submit 50 at a time
 	for i := range conns {
-		c := Dial(b, env, fmt.Sprintf("bench-%d", i), "bench")
-		sub, err := c.Submit(ctx, "hold", map[string]any{}, client.RequestOptions{})
-		if err != nil {
-			b.Fatalf("submit: %v", err)
-		}
-		rec := newReceipts()
-		fs[i] = follower{sub.RequestID, rec}
+		submitted.Add(1)
 		ready.Add(1)
 		go func() {
-			var once sync.Once
-			c.Follow(ctx, sub.RequestID, 0, func(e client.Event) {
-				rec.add(e.Version)
-				if e.Type == events.RequestStarted {
-					once.Do(ready.Done)
-				}
-			})
+			defer submitted.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			c := Dial(b, env, fmt.Sprintf("bench-%d", i), "bench")
+			sub, err := c.Submit(ctx, "hold", map[string]any{}, client.RequestOptions{})
+			if err != nil {
+				b.Errorf("submit: %v", err)
+				ready.Done()
+				return
+			}
+			rec := newReceipts()
+			fs[i] = follower{sub.RequestID, rec}
+			go func() {
+				var once sync.Once
+				c.Follow(ctx, sub.RequestID, 0, func(e client.Event) {
+					rec.add(e.Version)
+					if e.Type == events.RequestStarted {
+						once.Do(ready.Done)
+					}
+				})
+			}()
 		}()
 	}
-	ready.Wait() // every request is running
+	submitted.Wait()
+	if b.Failed() {
+		b.FailNow()
+	}
+	running := make(chan struct{})
+	go func() { ready.Wait(); close(running) }()
+	select { // every request is running
+	case <-running:
+	case <-time.After(5 * time.Minute):
+		b.Fatal("the held requests did not all start")
+	}
 	store := env.Stack.Store
 
 	b.Run("append-to-client", func(b *testing.B) {
@@ -132,7 +158,7 @@ func BenchmarkDelivery(b *testing.B) {
 			}
 			wg.Wait()
 			for i, f := range fs {
-				lat = append(lat, f.rec.wait(vers[i]).Sub(appended[i]))
+				lat = append(lat, f.rec.wait(b, vers[i]).Sub(appended[i]))
 			}
 		}
 		report(b, lat, time.Since(start))
@@ -161,7 +187,7 @@ func BenchmarkDelivery(b *testing.B) {
 			}
 			wg.Wait()
 			for i, f := range fs {
-				lat = append(lat, f.rec.wait(vers[i]).Sub(sent[i]))
+				lat = append(lat, f.rec.wait(b, vers[i]).Sub(sent[i]))
 			}
 		}
 		report(b, lat, time.Since(start))
