@@ -6,6 +6,7 @@
 package tests
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"log/slog"
@@ -38,6 +39,10 @@ type Options struct {
 	SilenceTimeout time.Duration
 	IdleTimeout    time.Duration
 	Router         *handler.Router // nil: the demo handlers
+	// CancelPoll is how often the processor checks a running request for
+	// cancel_requested; 0 takes 50 ms, so cancel tests are quick. Tests with
+	// many running requests use the default 500 ms, as dev does.
+	CancelPoll time.Duration
 }
 
 // FastDemo makes generate_report take about 10 steps × 20 ms.
@@ -68,7 +73,7 @@ func NewLocalEnvironment(t testing.TB, opts ...Options) *LocalEnvironment {
 		Workers:        o.Workers,
 		SilenceTimeout: o.SilenceTimeout,
 		IdleTimeout:    o.IdleTimeout,
-		CancelPoll:     50 * time.Millisecond,
+		CancelPoll:     cmp.Or(o.CancelPoll, 50*time.Millisecond),
 	})
 	if err != nil {
 		t.Fatalf("start local stack: %v", err)

@@ -27,7 +27,7 @@ func (s *Store) Load(ctx context.Context, stream string, fromVersion int64, limi
 		limit = events.DefaultPageSize
 	}
 	from := max(fromVersion, 1)
-	recs, err := s.query(ctx, `SELECT `+columns+` FROM events WHERE stream = ? AND version >= ? ORDER BY version LIMIT ?`,
+	recs, err := s.query(ctx, s.loadStmt,
 		limit, stream, from, limit+1)
 	if err != nil {
 		return fail(err)
@@ -94,7 +94,7 @@ func (s *Store) ReadFrom(ctx context.Context, afterPosition int64, limit int) ([
 }
 
 func (s *Store) readFrom(ctx context.Context, afterPosition int64, limit int) ([]Record, error) {
-	return s.query(ctx, `SELECT `+columns+` FROM events WHERE position > ? ORDER BY position LIMIT ?`,
+	return s.query(ctx, s.readFromStmt,
 		limit, afterPosition, limit)
 }
 
@@ -109,8 +109,8 @@ func (s *Store) LastPosition(ctx context.Context) (int64, error) {
 }
 
 // query runs a SELECT of columns on the read pool and decodes every row.
-func (s *Store) query(ctx context.Context, q string, sizeHint int, args ...any) ([]Record, error) {
-	rows, err := s.read.QueryContext(ctx, q, args...)
+func (s *Store) query(ctx context.Context, q *sql.Stmt, sizeHint int, args ...any) ([]Record, error) {
+	rows, err := q.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, readErr(ctx, err)
 	}

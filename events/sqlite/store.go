@@ -21,11 +21,14 @@ type Store struct {
 	read  *sql.DB // pooled, query_only connections
 	cfg   config
 
-	// Statements prepared once on the write connection: the head query, and
-	// a multi-row INSERT for each batch size Append has seen.
-	headStmt *sql.Stmt
-	stmtMu   sync.Mutex
-	inserts  map[int]*sql.Stmt
+	// Statements prepared once: on the write connection the head query and
+	// a multi-row INSERT for each batch size Append has seen; on the read
+	// pool the two hot reads.
+	headStmt     *sql.Stmt
+	loadStmt     *sql.Stmt // Load: one stream from a version
+	readFromStmt *sql.Stmt // ReadFrom: the feed by global position
+	stmtMu       sync.Mutex
+	inserts      map[int]*sql.Stmt
 
 	mu     sync.Mutex
 	subs   map[chan struct{}]struct{}
@@ -173,6 +176,14 @@ func (s *Store) prepare() error {
 	if s.headStmt, err = s.write.Prepare(`SELECT version, hash, state FROM events WHERE stream = ? ORDER BY version DESC LIMIT 1`); err != nil {
 		return fmt.Errorf("prepare head query: %w", err)
 	}
+	// The hot reads are prepared once: parsing SQL on every Load cost about
+	// a fifth of the CPU of the 1,000-connection delivery benchmark.
+	if s.loadStmt, err = s.read.Prepare(`SELECT ` + columns + ` FROM events WHERE stream = ? AND version >= ? ORDER BY version LIMIT ?`); err != nil {
+		return fmt.Errorf("prepare load query: %w", err)
+	}
+	if s.readFromStmt, err = s.read.Prepare(`SELECT ` + columns + ` FROM events WHERE position > ? ORDER BY position LIMIT ?`); err != nil {
+		return fmt.Errorf("prepare feed query: %w", err)
+	}
 	return nil
 }
 
@@ -218,7 +229,7 @@ func (s *Store) Close() error {
 		delete(s.subs, ch)
 	}
 	s.mu.Unlock()
-	errs := []error{s.headStmt.Close()}
+	errs := []error{s.headStmt.Close(), s.loadStmt.Close(), s.readFromStmt.Close()}
 	s.stmtMu.Lock()
 	for n, st := range s.inserts {
 		errs = append(errs, st.Close())
