@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 
@@ -29,7 +31,7 @@ func ReadLambdaEnv(getenv func(string) string) LambdaEnv {
 		Region:            getenv("AWS_REGION"),
 		DynamoDBEndpoint:  getenv("DYNAMODB_ENDPOINT"),
 		EventsTable:       getenv("EVENTS_TABLE"),
-		ViewsTable:        getenv("VIEWS_TABLE"),
+		ViewsTable:        viewsTable(getenv),
 		EventBusName:      getenv("EVENT_BUS_NAME"),
 		EventSource:       getenv("EVENT_SOURCE"),
 		WebSocketEndpoint: getenv("WEBSOCKET_ENDPOINT"),
@@ -43,11 +45,40 @@ func ReadLambdaEnv(getenv func(string) string) LambdaEnv {
 	}
 }
 
+// viewsTable is VIEWS_TABLE. The origin project kept requests and
+// connections in two tables (REQUESTS_TABLE, CONNECTIONS_TABLE); here both
+// views live in the one views table, so either of those names is taken as
+// the views table when VIEWS_TABLE is unset (they must then name the same
+// table; Validate reports it otherwise).
+func viewsTable(getenv func(string) string) string {
+	if v := getenv("VIEWS_TABLE"); v != "" {
+		return v
+	}
+	if v := getenv("REQUESTS_TABLE"); v != "" {
+		return v
+	}
+	return getenv("CONNECTIONS_TABLE")
+}
+
+// Validate reports every configuration problem of the environment at once.
+func (e LambdaEnv) Validate(getenv func(string) string) error {
+	var errs []error
+	r, c := getenv("REQUESTS_TABLE"), getenv("CONNECTIONS_TABLE")
+	if getenv("VIEWS_TABLE") == "" && r != "" && c != "" && r != c {
+		errs = append(errs, fmt.Errorf("REQUESTS_TABLE (%s) and CONNECTIONS_TABLE (%s) differ: streamer keeps both views in one table; set VIEWS_TABLE", r, c))
+	}
+	return errors.Join(errs...)
+}
+
 // LambdaCore wires a Lambda's core from its environment; it logs and exits
 // on a configuration error, as a Lambda's init should.
 func LambdaCore(ctx context.Context, getenv func(string) string) (*AWS, *Core, *slog.Logger) {
 	env := ReadLambdaEnv(getenv)
 	logger := NewLogger(os.Stderr, env.LogLevel)
+	if err := env.Validate(getenv); err != nil {
+		logger.Error("configuration", "err", err)
+		os.Exit(1)
+	}
 	awsCfg, err := LoadAWSConfig(ctx, env.Region, env.DynamoDBEndpoint)
 	if err != nil {
 		logger.Error("load AWS configuration", "err", err)

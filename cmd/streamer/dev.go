@@ -19,9 +19,11 @@ import (
 // devConfig is what `streamer dev` runs with; every field has a default so
 // the command needs no configuration.
 type devConfig struct {
-	DataDir string
-	Addr    string
-	PProf   bool
+	DataDir     string
+	Addr        string
+	PProf       bool
+	IdleTimeout time.Duration // gateway; API Gateway's 10 min by default
+	MaxAge      time.Duration // gateway; API Gateway's 2 h by default
 }
 
 // devStack is the running stack dev reports on: embedded or AWS adapters.
@@ -47,6 +49,8 @@ func runDev(ctx context.Context, args []string, stdout io.Writer, logger *slog.L
 	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "folder for the embedded store and the development key (created if missing)")
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (loopback by default)")
 	fs.BoolVar(&cfg.PProf, "pprof", false, "serve net/http/pprof at /debug/pprof/ (loopback only)")
+	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", 0, "close WebSocket connections silent this long (default API Gateway's 10m)")
+	fs.DurationVar(&cfg.MaxAge, "max-connection-age", 0, "close WebSocket connections this old (default API Gateway's 2h)")
 	var a awsFlags
 	a.register(fs, func(k string) string {
 		if k == "DYNAMODB_ENDPOINT" {
@@ -107,7 +111,7 @@ func startDevStack(ctx context.Context, cfg devConfig, a awsFlags, logger *slog.
 	if a.Endpoint == "" {
 		s, err := embedded.Start(ctx, embedded.StackConfig{
 			Config: embedded.Config{DataDir: cfg.DataDir, Logger: logger},
-			Addr:   cfg.Addr,
+			Addr:   cfg.Addr, IdleTimeout: cfg.IdleTimeout, MaxConnectionAge: cfg.MaxAge,
 		})
 		if err != nil {
 			return nil, err
@@ -124,6 +128,7 @@ func startDevStack(ctx context.Context, cfg devConfig, a awsFlags, logger *slog.
 	s, err := awsdev.Start(ctx, awsdev.Config{
 		AWS: awsCfg, EventsTable: a.EventsTable, ViewsTable: a.ViewsTable, EventBusName: getenv("EVENT_BUS_NAME"),
 		DataDir: cfg.DataDir, Addr: cfg.Addr, Logger: logger,
+		Gateway: app.GatewayOptions{IdleTimeout: cfg.IdleTimeout, MaxConnectionAge: cfg.MaxAge},
 	})
 	if err != nil {
 		return nil, err
