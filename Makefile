@@ -44,3 +44,19 @@ fuzz:
 
 clean:
 	rm -rf bin dist .data
+
+.PHONY: package deploy lint-infra
+
+## package: build every Lambda into dist/lambdas/<name>.zip (provided.al2023, arm64; see docs/deploy.md)
+package:
+	scripts/package.sh
+
+## deploy: upload the zips and deploy the stack with the AWS CLI
+##   make deploy STACK=streamer-prod BUCKET=my-artifacts [PARAMS=infra/parameters.env] [REGION=eu-west-1] [ROLE_ARN=...] [NO_EXECUTE=1]
+deploy: package
+	STACK='$(STACK)' BUCKET='$(BUCKET)' PARAMS='$(PARAMS)' REGION='$(REGION)' PREFIX='$(PREFIX)' ROLE_ARN='$(ROLE_ARN)' NO_EXECUTE='$(NO_EXECUTE)' scripts/deploy.sh
+
+## lint-infra: cfn-lint the SAM template (errors fail; a missing cfn-lint fails too)
+lint-infra:
+	@command -v cfn-lint >/dev/null || { echo "cfn-lint is missing: run make tools" >&2; exit 1; }
+	cfn-lint infra/template.yaml
