@@ -2,29 +2,19 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
-	dbstypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
 	"github.com/streamer/streamer/bus"
-	ebpub "github.com/streamer/streamer/bus/eventbridge"
 	ddbevents "github.com/streamer/streamer/events/dynamodb"
 	"github.com/streamer/streamer/feed"
 	"github.com/streamer/streamer/feed/lambda"
-	"github.com/streamer/streamer/feed/streams"
 	"github.com/streamer/streamer/projections"
 	ddbviews "github.com/streamer/streamer/projections/dynamodb"
 )
@@ -34,13 +24,21 @@ import (
 type AWSConfig struct {
 	EventsTable string // EVENTS_TABLE
 	ViewsTable  string // VIEWS_TABLE
-	// EventBusName (EVENT_BUS_NAME): when set, the projector publishes every
-	// batch to this EventBridge bus after writing the views; EventSource
-	// (EVENT_SOURCE) is the entries' source, default "streamer".
-	EventBusName string
-	EventSource  string
-	TTL          projections.TTL
-	Logger       *slog.Logger
+	// Publisher: when set, the projector publishes every batch to it after
+	// writing the views (the EventBridge bus of EVENT_BUS_NAME: build it
+	// with package app/awsbus, so that only the functions that publish link
+	// the EventBridge client).
+	Publisher bus.Publisher
+	TTL       projections.TTL
+	// DeferBootstrap skips reading (and, on a new table, creating) the
+	// views' meta item while wiring: the Lambdas set it to keep the
+	// DynamoDB round trip out of their cold start. Nothing depends on the
+	// meta item being there: the projector bootstraps it before every
+	// batch and a Reader answers "not found" until it exists. The cost is
+	// that a missing table or bad credentials show at the first invocation
+	// instead of at init, and the first request opens the connection.
+	DeferBootstrap bool
+	Logger         *slog.Logger
 }
 
 // Validate reports every problem at once.
@@ -63,7 +61,8 @@ type AWS struct {
 	Views     *ddbviews.Views
 	Reader    *projections.Reader
 	Projector *projections.Projector
-	// Publisher puts projected events on EventBridge; nil without a bus.
+	// Publisher puts projected events on EventBridge; nil without a bus
+	// (AWSConfig.Publisher).
 	Publisher bus.Publisher
 	cfg       AWSConfig
 	log       *slog.Logger
@@ -81,21 +80,13 @@ func NewAWS(ctx context.Context, awsCfg aws.Config, cfg AWSConfig) (*AWS, error)
 	client := dynamodb.NewFromConfig(awsCfg)
 	store := ddbevents.New(client, cfg.EventsTable)
 	views := ddbviews.New(client, cfg.ViewsTable)
-	if _, err := projections.Bootstrap(ctx, views); err != nil {
-		return nil, err
-	}
-	var pub bus.Publisher
-	if cfg.EventBusName != "" {
-		p, err := ebpub.New(eventbridge.NewFromConfig(awsCfg), ebpub.Config{
-			BusName: cfg.EventBusName, Source: cfg.EventSource, Logger: logger.With("component", "publisher"),
-		})
-		if err != nil {
+	if !cfg.DeferBootstrap {
+		if _, err := projections.Bootstrap(ctx, views); err != nil {
 			return nil, err
 		}
-		pub = p
 	}
 	return &AWS{
-		Publisher: pub,
+		Publisher: cfg.Publisher,
 		DynamoDB:  client,
 		Events:    store,
 		Views:     views,
@@ -146,76 +137,6 @@ func (a *AWS) StreamARN(ctx context.Context) (string, error) {
 	return arn, nil
 }
 
-// StreamReader is one reader of the events table's stream, as an event
-// source mapping is on AWS: a Lambda handler and its polling options.
-type StreamReader struct {
-	Name    string         // for logs
-	Handler lambda.Handler // e.g. ProjectorHandler() or StreamHandler(fanout)
-	// StartingPosition: TRIM_HORIZON (default) or LATEST.
-	StartingPosition dbstypes.ShardIteratorType
-	PollInterval     time.Duration // wait after an empty read (poller default 250ms)
-}
-
-// RunStreams drives the projector handler from the events table's stream
-// with the Streams poller, as Lambda's event source mapping does on AWS.
-// Batches that exhaust their retries go to failed.
-func (a *AWS) RunStreams(ctx context.Context, awsCfg aws.Config, failed streams.FailureDestination) error {
-	return a.RunStream(ctx, awsCfg, StreamReader{Name: a.Projector.Name(), Handler: a.ProjectorHandler()}, failed)
-}
-
-// RunStream drives one stream reader with the Streams poller until ctx
-// ends.
-func (a *AWS) RunStream(ctx context.Context, awsCfg aws.Config, r StreamReader, failed streams.FailureDestination) error {
-	arn, err := a.StreamARN(ctx)
-	if err != nil {
-		return err
-	}
-	p, err := streams.New(dynamodbstreams.NewFromConfig(awsCfg), r.Handler, streams.Config{
-		StreamARN: arn, Region: awsCfg.Region, OnFailure: failed,
-		StartingPosition: r.StartingPosition, PollInterval: r.PollInterval,
-	}, a.log.With("consumer", r.Name))
-	if err != nil {
-		return err
-	}
-	err = p.Run(ctx)
-	if errors.Is(err, context.Canceled) {
-		return nil
-	}
-	return err
-}
-
-// FileFailureDestination appends every failed batch as one JSON line to
-// path: the local stand-in for the SQS on-failure destination the SAM
-// template configures.
-func FileFailureDestination(path string, logger *slog.Logger) streams.FailureDestination {
-	var mu sync.Mutex
-	return func(ctx context.Context, fb streams.FailedBatch) error {
-		mu.Lock()
-		defer mu.Unlock()
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		logger.ErrorContext(ctx, "batch sent to the failure destination", "file", path, "shard", fb.ShardID, "records", len(fb.Event.Records), "reason", fb.Reason)
-		return json.NewEncoder(f).Encode(fb)
-	}
-}
-
-// LoadAWSConfig loads the SDK configuration the usual way (environment,
-// shared config, the Lambda role), with an optional endpoint override for
-// moto or another local endpoint (DYNAMODB_ENDPOINT).
-func LoadAWSConfig(ctx context.Context, region, endpoint string) (aws.Config, error) {
-	var opts []func(*config.LoadOptions) error
-	if region != "" {
-		opts = append(opts, config.WithRegion(region))
-	}
-	if endpoint != "" {
-		opts = append(opts, config.WithBaseEndpoint(endpoint))
-	}
-	return config.LoadDefaultConfig(ctx, opts...)
-}
-
 // NewLogger is the JSON slog logger every binary uses; level is LOG_LEVEL
 // (debug, info — the default —, warn, error).
 func NewLogger(w io.Writer, level string) *slog.Logger {
@@ -232,3 +153,6 @@ func NewLogger(w io.Writer, level string) *slog.Logger {
 	}
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
 }
+
+// Logger is the runtime's logger.
+func (a *AWS) Logger() *slog.Logger { return a.log }

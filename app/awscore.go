@@ -8,7 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/streamer/streamer/auth"
-	"github.com/streamer/streamer/connections/apigw"
+	"github.com/streamer/streamer/connections"
 	ddbevents "github.com/streamer/streamer/events/dynamodb"
 	"github.com/streamer/streamer/feed"
 	"github.com/streamer/streamer/feed/lambda"
@@ -30,7 +30,17 @@ type AWSCoreConfig struct {
 	Auth auth.Config
 	// Router holds the handlers; nil registers the demo handlers.
 	Router *handler.Router
+	// NewPoster builds the @connections client for WebSocketEndpoint
+	// (apigw.NewFromConfig, in the functions that post: router, fanout).
+	// Nil: every post fails with ErrNoPoster, which is right for the
+	// functions that never post ($connect, $disconnect, the processor) and
+	// keeps the API Gateway client out of their binaries.
+	NewPoster func(awsCfg aws.Config, endpoint string) connections.Poster
 }
+
+// ErrNoPoster is the error of a post from a function wired without a
+// @connections client (AWSCoreConfig.NewPoster nil).
+var ErrNoPoster = errors.New("app: this function has no @connections client")
 
 // NewAWSCore wires the AWS runtime and the core over it.
 func NewAWSCore(ctx context.Context, awsCfg aws.Config, cfg AWSCoreConfig) (*AWS, *Core, error) {
@@ -58,9 +68,13 @@ func NewAWSCore(ctx context.Context, awsCfg aws.Config, cfg AWSCoreConfig) (*AWS
 			return nil, nil, err
 		}
 	}
+	var poster connections.Poster = noPoster{}
+	if cfg.NewPoster != nil {
+		poster = cfg.NewPoster(awsCfg, cfg.WebSocketEndpoint)
+	}
 	core, err := NewCore(CoreConfig{
 		Store: rt.Events, Reader: rt.Reader, Router: router, Verifier: verifier,
-		Poster: apigw.NewFromConfig(awsCfg, cfg.WebSocketEndpoint),
+		Poster: poster,
 		Source: "aws", Logger: rt.log,
 	})
 	if err != nil {
@@ -81,4 +95,20 @@ type refuseAll struct{}
 
 func (refuseAll) Verify(context.Context, string) (auth.Principal, error) {
 	return auth.Principal{}, fmt.Errorf("%w: no JWT key is configured (JWT_PUBLIC_KEY or JWT_JWKS_URL)", auth.ErrInvalidToken)
+}
+
+// noPoster is the Poster of a function wired without a @connections
+// client: every call fails with ErrNoPoster.
+type noPoster struct{}
+
+func (noPoster) Post(_ context.Context, connectionID string, _ []byte) error {
+	return fmt.Errorf("post to %s: %w", connectionID, ErrNoPoster)
+}
+
+func (noPoster) Info(_ context.Context, connectionID string) (connections.Info, error) {
+	return connections.Info{}, fmt.Errorf("info of %s: %w", connectionID, ErrNoPoster)
+}
+
+func (noPoster) Disconnect(_ context.Context, connectionID string) error {
+	return fmt.Errorf("disconnect %s: %w", connectionID, ErrNoPoster)
 }

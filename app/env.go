@@ -7,7 +7,11 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/streamer/streamer/app/lambdaenv"
 	"github.com/streamer/streamer/auth"
+	"github.com/streamer/streamer/connections"
 )
 
 // LambdaEnv names every environment variable a Lambda of streamer reads
@@ -71,26 +75,26 @@ func (e LambdaEnv) Validate(getenv func(string) string) error {
 }
 
 // LambdaCore wires a Lambda's core from its environment; it logs and exits
-// on a configuration error, as a Lambda's init should.
-func LambdaCore(ctx context.Context, getenv func(string) string) (*AWS, *Core, *slog.Logger) {
+// on a configuration error, as a Lambda's init should. newPoster builds the
+// @connections client (AWSCoreConfig.NewPoster): apigw.NewFromConfig in the
+// functions that post, nil in the others.
+func LambdaCore(ctx context.Context, getenv func(string) string, newPoster func(aws.Config, string) connections.Poster) (*AWS, *Core, *slog.Logger) {
 	env := ReadLambdaEnv(getenv)
 	logger := NewLogger(os.Stderr, env.LogLevel)
 	if err := env.Validate(getenv); err != nil {
 		logger.Error("configuration", "err", err)
 		os.Exit(1)
 	}
-	awsCfg, err := LoadAWSConfig(ctx, env.Region, env.DynamoDBEndpoint)
-	if err != nil {
-		logger.Error("load AWS configuration", "err", err)
-		os.Exit(1)
-	}
+	awsCfg := lambdaenv.AWSConfig(env.Region, env.DynamoDBEndpoint)
+	// EventBusName is the projector's (it wires itself): none of the core
+	// functions publishes.
 	rt, core, err := NewAWSCore(ctx, awsCfg, AWSCoreConfig{
 		AWSConfig: AWSConfig{
-			EventsTable: env.EventsTable, ViewsTable: env.ViewsTable,
-			EventBusName: env.EventBusName, EventSource: env.EventSource, Logger: logger,
+			EventsTable: env.EventsTable, ViewsTable: env.ViewsTable, Logger: logger, DeferBootstrap: true,
 		},
 		WebSocketEndpoint: env.WebSocketEndpoint,
 		Auth:              env.Auth,
+		NewPoster:         newPoster,
 	})
 	if err != nil {
 		logger.Error("wire the core", "err", err)

@@ -9,12 +9,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-
 	"github.com/streamer/streamer/auth"
-	"github.com/streamer/streamer/connections"
-	"github.com/streamer/streamer/connections/apigw"
 	"github.com/streamer/streamer/gateway"
 	"github.com/streamer/streamer/httpapi"
 )
@@ -43,7 +38,8 @@ type Front struct {
 }
 
 // Listen opens the front's listener, so its URLs (and the @connections
-// endpoint the core posts to) are known before the core is built.
+// endpoint the core posts to, with the client of package app/frontposter)
+// are known before the core is built.
 func Listen(addr string, logger *slog.Logger) (*Front, error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
@@ -62,15 +58,6 @@ func Listen(addr string, logger *slog.Logger) (*Front, error) {
 		ln:           ln,
 		log:          logger,
 	}, nil
-}
-
-// Poster is the @connections client of this front: the real SDK client
-// over HTTP to the local gateway.
-func (f *Front) Poster() connections.Poster {
-	return apigw.NewFromConfig(aws.Config{
-		Region:      "local",
-		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
-	}, f.HTTPURL+WebSocketPath)
 }
 
 // GatewayOptions are the gateway's limits (zero: API Gateway's values).

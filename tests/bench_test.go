@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamer/streamer/app/frontposter"
 	"github.com/streamer/streamer/client"
 	"github.com/streamer/streamer/events"
 	"github.com/streamer/streamer/handler"
@@ -193,7 +194,7 @@ func BenchmarkDelivery(b *testing.B) {
 	})
 
 	b.Run("floor-post-to-socket-burst-of-1000", func(b *testing.B) {
-		poster := env.Stack.Front.Poster()
+		poster := frontposter.New(env.Stack.Front)
 		var lat []time.Duration
 		start := time.Now()
 		for n := range b.N {

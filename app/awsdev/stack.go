@@ -23,6 +23,8 @@ import (
 	dbstypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
 	"github.com/streamer/streamer/app"
+	"github.com/streamer/streamer/app/awsbus"
+	"github.com/streamer/streamer/app/frontposter"
 	"github.com/streamer/streamer/auth"
 	"github.com/streamer/streamer/handler"
 	"github.com/streamer/streamer/handler/demo"
@@ -80,8 +82,12 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err := app.CreateTables(ctx, dynamodb.NewFromConfig(cfg.AWS), cfg.EventsTable, cfg.ViewsTable); err != nil {
 		return nil, err
 	}
+	pub, err := awsbus.New(cfg.AWS, cfg.EventBusName, "", logger)
+	if err != nil {
+		return nil, err
+	}
 	rt, err := app.NewAWS(ctx, cfg.AWS, app.AWSConfig{
-		EventsTable: cfg.EventsTable, ViewsTable: cfg.ViewsTable, EventBusName: cfg.EventBusName, Logger: logger,
+		EventsTable: cfg.EventsTable, ViewsTable: cfg.ViewsTable, Publisher: pub, Logger: logger,
 	})
 	if err != nil {
 		return nil, err
@@ -113,7 +119,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	s.Front, s.HTTPURL, s.WebSocketURL = front, front.HTTPURL, front.WebSocketURL
 	core, err := app.NewCore(app.CoreConfig{
-		Store: rt.Events, Reader: rt.Reader, Poster: front.Poster(), Router: router, Verifier: verifier,
+		Store: rt.Events, Reader: rt.Reader, Poster: frontposter.New(front), Router: router, Verifier: verifier,
 		Workers: cfg.Workers, CancelPoll: cfg.CancelPoll, Source: "aws-local", Logger: logger,
 	})
 	if err == nil {
@@ -127,8 +133,8 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
-	failed := app.FileFailureDestination(s.FailedFile, logger)
-	readers := []app.StreamReader{
+	failed := FileFailureDestination(s.FailedFile, logger)
+	readers := []StreamReader{
 		{Name: rt.Projector.Name(), Handler: rt.ProjectorHandler(), PollInterval: cfg.PollInterval},
 		// The fan-out only matters for sockets open now.
 		{Name: core.Fanout.Name(), Handler: rt.StreamHandler(core.Fanout), PollInterval: cfg.PollInterval, StartingPosition: dbstypes.ShardIteratorTypeLatest},
@@ -140,7 +146,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return nil, err
 	}
 	for _, r := range readers {
-		s.goRun(func() error { return rt.RunStream(runCtx, cfg.AWS, r, failed) })
+		s.goRun(func() error { return RunStream(runCtx, rt, cfg.AWS, r, failed) })
 	}
 	s.goRun(front.Serve)
 	logger.Info("AWS adapters stack started", "websocket", s.WebSocketURL, "http", s.HTTPURL)

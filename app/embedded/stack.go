@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/streamer/streamer/app"
+	"github.com/streamer/streamer/app/frontposter"
 	"github.com/streamer/streamer/auth"
 	"github.com/streamer/streamer/bus"
 	buslocal "github.com/streamer/streamer/bus/local"
@@ -107,7 +108,7 @@ func Start(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 	}
 	s.Front, s.HTTPURL, s.WebSocketURL = front, front.HTTPURL, front.WebSocketURL
 	core, err := app.NewCore(app.CoreConfig{
-		Store: l.Store, Reader: l.Reader, Poster: front.Poster(), Router: router, Verifier: verifier,
+		Store: l.Store, Reader: l.Reader, Poster: frontposter.New(front), Router: router, Verifier: verifier,
 		Workers: cfg.Workers, CancelPoll: cfg.CancelPoll, SilenceTimeout: cfg.SilenceTimeout,
 		SubscribeWait: cfg.SubscribeWait, Source: "local", Logger: logger,
 	})

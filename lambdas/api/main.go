@@ -15,21 +15,20 @@ import (
 	awslambda "github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/streamer/streamer/app"
+	"github.com/streamer/streamer/app/lambdaenv"
 	"github.com/streamer/streamer/httpapi"
 )
 
 func main() {
 	ctx := context.Background()
 	logger := app.NewLogger(os.Stderr, os.Getenv("LOG_LEVEL"))
-	awsCfg, err := app.LoadAWSConfig(ctx, os.Getenv("AWS_REGION"), os.Getenv("DYNAMODB_ENDPOINT"))
-	if err != nil {
-		logger.Error("load AWS configuration", "err", err)
-		os.Exit(1)
-	}
+	awsCfg := lambdaenv.AWSConfig(os.Getenv("AWS_REGION"), os.Getenv("DYNAMODB_ENDPOINT"))
 	rt, err := app.NewAWS(ctx, awsCfg, app.AWSConfig{
 		EventsTable: os.Getenv("EVENTS_TABLE"),
 		ViewsTable:  os.Getenv("VIEWS_TABLE"),
 		Logger:      logger,
+		// Reads find no views until the meta item exists: none at init.
+		DeferBootstrap: true,
 	})
 	if err != nil {
 		logger.Error("wire the AWS runtime", "err", err)

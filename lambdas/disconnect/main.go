@@ -15,6 +15,6 @@ import (
 )
 
 func main() {
-	_, core, _ := app.LambdaCore(context.Background(), os.Getenv)
+	_, core, _ := app.LambdaCore(context.Background(), os.Getenv, nil) // never posts: no @connections client
 	awslambda.Start(core.WS.Disconnect)
 }

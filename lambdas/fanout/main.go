@@ -11,11 +11,18 @@ import (
 	"os"
 
 	awslambda "github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/streamer/streamer/app"
+	"github.com/streamer/streamer/connections"
+	"github.com/streamer/streamer/connections/apigw"
 )
 
 func main() {
-	rt, core, _ := app.LambdaCore(context.Background(), os.Getenv)
+	rt, core, _ := app.LambdaCore(context.Background(), os.Getenv, apigwPoster)
 	awslambda.Start(rt.StreamHandler(core.Fanout))
+}
+
+func apigwPoster(cfg aws.Config, endpoint string) connections.Poster {
+	return apigw.NewFromConfig(cfg, endpoint)
 }

@@ -16,21 +16,24 @@ import (
 	awslambda "github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/streamer/streamer/app"
+	"github.com/streamer/streamer/app/awsbus"
+	"github.com/streamer/streamer/app/lambdaenv"
 )
 
 func main() {
 	ctx := context.Background()
 	env := app.ReadLambdaEnv(os.Getenv)
 	logger := app.NewLogger(os.Stderr, env.LogLevel)
-	awsCfg, err := app.LoadAWSConfig(ctx, env.Region, env.DynamoDBEndpoint)
+	awsCfg := lambdaenv.AWSConfig(env.Region, env.DynamoDBEndpoint)
+	pub, err := awsbus.New(awsCfg, env.EventBusName, env.EventSource, logger)
 	if err != nil {
-		logger.Error("load AWS configuration", "err", err)
+		logger.Error("wire the event bus publisher", "err", err)
 		os.Exit(1)
 	}
 	rt, err := app.NewAWS(ctx, awsCfg, app.AWSConfig{
-		EventsTable: env.EventsTable, ViewsTable: env.ViewsTable,
-		EventBusName: env.EventBusName, EventSource: env.EventSource,
-		Logger: logger,
+		EventsTable: env.EventsTable, ViewsTable: env.ViewsTable, Publisher: pub, Logger: logger,
+		// Each batch bootstraps the views' meta item: none at init.
+		DeferBootstrap: true,
 	})
 	if err != nil {
 		logger.Error("wire projector", "err", err)

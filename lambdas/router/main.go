@@ -12,11 +12,18 @@ import (
 	"os"
 
 	awslambda "github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/streamer/streamer/app"
+	"github.com/streamer/streamer/connections"
+	"github.com/streamer/streamer/connections/apigw"
 )
 
 func main() {
-	_, core, _ := app.LambdaCore(context.Background(), os.Getenv)
+	_, core, _ := app.LambdaCore(context.Background(), os.Getenv, apigwPoster)
 	awslambda.Start(core.WS.Default)
+}
+
+func apigwPoster(cfg aws.Config, endpoint string) connections.Poster {
+	return apigw.NewFromConfig(cfg, endpoint)
 }
