@@ -24,7 +24,7 @@ import (
 
 	"github.com/streamer/streamer/app"
 	"github.com/streamer/streamer/app/awsbus"
-	"github.com/streamer/streamer/app/frontposter"
+	"github.com/streamer/streamer/app/localfront"
 	"github.com/streamer/streamer/auth"
 	"github.com/streamer/streamer/handler"
 	"github.com/streamer/streamer/handler/demo"
@@ -61,12 +61,13 @@ type Stack struct {
 	HTTPURL      string
 	FailedFile   string // batches that exhausted their retries, one JSON line each
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	runErr error
-	closed bool
-	log    *slog.Logger
+	started *localfront.Started
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	runErr  error
+	closed  bool
+	log     *slog.Logger
 }
 
 // Start creates the tables if needed and starts everything in the
@@ -93,43 +94,21 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return nil, err
 	}
 	s := &Stack{Runtime: rt, log: logger, FailedFile: filepath.Join(cfg.DataDir, "failed-batches.jsonl")}
-	authCfg := cfg.Auth
-	if authCfg.PublicKeyPEM == "" && authCfg.JWKSURL == "" {
-		key, err := auth.LoadOrCreateDevKey(cfg.DataDir)
-		if err != nil {
-			return nil, err
-		}
-		s.DevKey = key
-		authCfg.PublicKeyPEM = key.PublicKeyPEM()
-	}
-	verifier, err := auth.NewVerifier(ctx, authCfg)
-	if err != nil {
-		return nil, err
-	}
-	router := cfg.Router
-	if router == nil {
-		router = handler.NewRouter()
-		if err := demo.Register(router, cfg.Demo); err != nil {
-			return nil, err
-		}
-	}
-	front, err := app.Listen(cfg.Addr, logger)
-	if err != nil {
-		return nil, err
-	}
-	s.Front, s.HTTPURL, s.WebSocketURL = front, front.HTTPURL, front.WebSocketURL
-	core, err := app.NewCore(app.CoreConfig{
-		Store: rt.Events, Reader: rt.Reader, Poster: frontposter.New(front), Router: router, Verifier: verifier,
-		Workers: cfg.Workers, CancelPoll: cfg.CancelPoll, Source: "aws-local", Logger: logger,
+	st, err := localfront.Start(ctx, localfront.Options{
+		Addr: cfg.Addr, DataDir: cfg.DataDir, Auth: cfg.Auth, Router: cfg.Router, Demo: cfg.Demo,
+		Gateway: cfg.Gateway,
+		Core: app.CoreConfig{
+			Store: rt.Events, Reader: rt.Reader,
+			Workers: cfg.Workers, CancelPoll: cfg.CancelPoll, Source: "aws-local",
+		},
+		Logger: logger,
 	})
-	if err == nil {
-		err = front.Mount(core, verifier.Verify, cfg.Gateway)
-	}
 	if err != nil {
-		front.Close(ctx)
 		return nil, err
 	}
-	s.Core = core
+	s.started, s.Core, s.DevKey = st, st.Core, st.DevKey
+	front, core := st.Front, st.Core
+	s.Front, s.HTTPURL, s.WebSocketURL = front, front.HTTPURL, front.WebSocketURL
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
@@ -177,10 +156,7 @@ func (s *Stack) Err() error {
 
 // Token mints a development token.
 func (s *Stack) Token(user, tenant string, permissions ...string) (string, error) {
-	if s.DevKey == nil {
-		return "", errors.New("awsdev: the stack verifies configured keys; it cannot mint tokens")
-	}
-	return s.DevKey.Mint(auth.TokenSpec{User: user, Tenant: tenant, Permissions: permissions, TTL: 24 * time.Hour})
+	return s.started.Token(user, tenant, permissions...)
 }
 
 // Close stops everything.

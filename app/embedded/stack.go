@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/streamer/streamer/app"
-	"github.com/streamer/streamer/app/frontposter"
+	"github.com/streamer/streamer/app/localfront"
 	"github.com/streamer/streamer/auth"
 	"github.com/streamer/streamer/bus"
 	buslocal "github.com/streamer/streamer/bus/local"
@@ -43,10 +43,12 @@ type StackConfig struct {
 // Stack is the running local stack.
 type Stack struct {
 	*Local
-	Core   *app.Core
-	Front  *app.Front    // gateway, HTTP API; its URLs
-	Bus    *buslocal.Bus // the local EventBridge stand-in
-	DevKey *auth.DevKey  // nil when Auth was configured explicitly
+	Core  *app.Core
+	Front *app.Front    // gateway, HTTP API; its URLs
+	Bus   *buslocal.Bus // the local EventBridge stand-in
+
+	started *localfront.Started
+	DevKey  *auth.DevKey // nil when Auth was configured explicitly
 
 	// URLs of the running stack.
 	WebSocketURL string // ws://127.0.0.1:PORT/ws
@@ -81,45 +83,22 @@ func Start(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 	}()
 
 	s := &Stack{Local: l}
-	authCfg := cfg.Auth
-	if authCfg.PublicKeyPEM == "" && authCfg.JWKSURL == "" {
-		key, err := auth.LoadOrCreateDevKey(cfg.DataDir)
-		if err != nil {
-			return nil, err
-		}
-		s.DevKey = key
-		authCfg.PublicKeyPEM = key.PublicKeyPEM()
-	}
-	verifier, err := auth.NewVerifier(ctx, authCfg)
-	if err != nil {
-		return nil, err
-	}
-	router := cfg.Router
-	if router == nil {
-		router = handler.NewRouter()
-		if err := demo.Register(router, cfg.Demo); err != nil {
-			return nil, err
-		}
-	}
-
-	front, err := app.Listen(cfg.Addr, logger)
-	if err != nil {
-		return nil, err
-	}
-	s.Front, s.HTTPURL, s.WebSocketURL = front, front.HTTPURL, front.WebSocketURL
-	core, err := app.NewCore(app.CoreConfig{
-		Store: l.Store, Reader: l.Reader, Poster: frontposter.New(front), Router: router, Verifier: verifier,
-		Workers: cfg.Workers, CancelPoll: cfg.CancelPoll, SilenceTimeout: cfg.SilenceTimeout,
-		SubscribeWait: cfg.SubscribeWait, Source: "local", Logger: logger,
+	st, err := localfront.Start(ctx, localfront.Options{
+		Addr: cfg.Addr, DataDir: cfg.DataDir, Auth: cfg.Auth, Router: cfg.Router, Demo: cfg.Demo,
+		Gateway: app.GatewayOptions{IdleTimeout: cfg.IdleTimeout, MaxConnectionAge: cfg.MaxConnectionAge},
+		Core: app.CoreConfig{
+			Store: l.Store, Reader: l.Reader,
+			Workers: cfg.Workers, CancelPoll: cfg.CancelPoll, SilenceTimeout: cfg.SilenceTimeout,
+			SubscribeWait: cfg.SubscribeWait, Source: "local",
+		},
+		Logger: logger,
 	})
-	if err == nil {
-		err = front.Mount(core, verifier.Verify, app.GatewayOptions{IdleTimeout: cfg.IdleTimeout, MaxConnectionAge: cfg.MaxConnectionAge})
-	}
 	if err != nil {
-		front.Close(ctx)
 		return nil, err
 	}
-	s.Core = core
+	s.started, s.Core, s.DevKey = st, st.Core, st.DevKey
+	front, core := st.Front, st.Core
+	s.Front, s.HTTPURL, s.WebSocketURL = front, front.HTTPURL, front.WebSocketURL
 	front.Mux.HandleFunc("GET "+app.HealthPath, s.health)
 
 	// The local bus: the projector publishes each batch after writing the
@@ -205,10 +184,7 @@ func (s *Stack) Err() error {
 
 // Token mints a development token (only when the stack runs on its dev key).
 func (s *Stack) Token(user, tenant string, permissions ...string) (string, error) {
-	if s.DevKey == nil {
-		return "", errors.New("embedded: the stack verifies configured keys; it cannot mint tokens")
-	}
-	return s.DevKey.Mint(auth.TokenSpec{User: user, Tenant: tenant, Permissions: permissions, TTL: 24 * time.Hour})
+	return s.started.Token(user, tenant, permissions...)
 }
 
 // Close stops the server, closes every socket, stops the feeds and the
