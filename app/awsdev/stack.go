@@ -15,7 +15,6 @@ import (
 	"errors"
 	"log/slog"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -61,13 +60,9 @@ type Stack struct {
 	HTTPURL      string
 	FailedFile   string // batches that exhausted their retries, one JSON line each
 
-	started *localfront.Started
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	mu      sync.Mutex
-	runErr  error
-	closed  bool
-	log     *slog.Logger
+	started           *localfront.Started
+	cancel            context.CancelFunc
+	*localfront.Group // background components; Err reports the first failure
 }
 
 // Start creates the tables if needed and starts everything in the
@@ -93,7 +88,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Stack{Runtime: rt, log: logger, FailedFile: filepath.Join(cfg.DataDir, "failed-batches.jsonl")}
+	s := &Stack{Runtime: rt, Group: localfront.NewGroup(logger), FailedFile: filepath.Join(cfg.DataDir, "failed-batches.jsonl")}
 	st, err := localfront.Start(ctx, localfront.Options{
 		Addr: cfg.Addr, DataDir: cfg.DataDir, Auth: cfg.Auth, Router: cfg.Router, Demo: cfg.Demo,
 		Gateway: cfg.Gateway,
@@ -125,33 +120,11 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return nil, err
 	}
 	for _, r := range readers {
-		s.goRun(func() error { return RunStream(runCtx, rt, cfg.AWS, r, failed) })
+		s.Go(func() error { return RunStream(runCtx, rt, cfg.AWS, r, failed) })
 	}
-	s.goRun(front.Serve)
+	s.Go(front.Serve)
 	logger.Info("AWS adapters stack started", "websocket", s.WebSocketURL, "http", s.HTTPURL)
 	return s, nil
-}
-
-func (s *Stack) goRun(f func() error) {
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		if err := f(); err != nil && !errors.Is(err, context.Canceled) {
-			s.mu.Lock()
-			if s.runErr == nil {
-				s.runErr = err
-			}
-			s.mu.Unlock()
-			s.log.Error("stack component stopped", "err", err)
-		}
-	}()
-}
-
-// Err returns the first error a background component stopped with.
-func (s *Stack) Err() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.runErr
 }
 
 // Token mints a development token.
@@ -161,17 +134,15 @@ func (s *Stack) Token(user, tenant string, permissions ...string) (string, error
 
 // Close stops everything.
 func (s *Stack) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if !s.CloseOnce() {
 		return nil
 	}
-	s.closed = true
-	s.mu.Unlock()
 	ctx, stop := context.WithTimeout(context.Background(), 10*time.Second)
 	defer stop()
-	errs := []error{s.Front.Close(ctx), s.Core.Processor.Stop(ctx)}
+	// As app/embedded: sockets first, then the pollers and the processor
+	// (running requests are left for re-delivery).
+	errs := []error{s.Front.Close(ctx)}
 	s.cancel()
-	s.wg.Wait()
-	return errors.Join(append(errs, s.Err())...)
+	s.Wait()
+	return errors.Join(append(errs, s.Core.Processor.Stop(ctx), s.Err())...)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/streamer/streamer/app"
@@ -54,11 +53,8 @@ type Stack struct {
 	WebSocketURL string // ws://127.0.0.1:PORT/ws
 	HTTPURL      string // http://127.0.0.1:PORT
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	runErr error
-	closed bool
+	cancel            context.CancelFunc
+	*localfront.Group // background components; Err reports the first failure
 }
 
 // Start opens the embedded runtime and starts everything in the
@@ -82,7 +78,7 @@ func Start(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 		}
 	}()
 
-	s := &Stack{Local: l}
+	s := &Stack{Local: l, Group: localfront.NewGroup(logger)}
 	st, err := localfront.Start(ctx, localfront.Options{
 		Addr: cfg.Addr, DataDir: cfg.DataDir, Auth: cfg.Auth, Router: cfg.Router, Demo: cfg.Demo,
 		Gateway: app.GatewayOptions{IdleTimeout: cfg.IdleTimeout, MaxConnectionAge: cfg.MaxConnectionAge},
@@ -141,7 +137,7 @@ func Start(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 	}
 	// Requests a shutdown or crash interrupted are queued again: the feed
 	// will not re-deliver a submitted event its checkpoint has passed.
-	s.goRun(func() error {
+	s.Go(func() error {
 		n, err := core.Processor.Resume(runCtx)
 		if n > 0 {
 			logger.Info("resumed unfinished requests", "count", n)
@@ -149,37 +145,13 @@ func Start(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 		return err
 	})
 	for _, c := range consumers {
-		s.goRun(func() error {
+		s.Go(func() error {
 			return local.NewTailer(l.Store, l.Feed, l.Feed, c, cfg.Feed, logger.With("consumer", c.Name())).Run(runCtx)
 		})
 	}
-	s.goRun(front.Serve)
+	s.Go(front.Serve)
 	logger.Info("local stack started", "websocket", s.WebSocketURL, "http", s.HTTPURL, "data", cfg.DataDir)
 	return s, nil
-}
-
-func (s *Stack) goRun(f func() error) {
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		err := f()
-		if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, http.ErrServerClosed) {
-			return
-		}
-		s.mu.Lock()
-		if s.runErr == nil {
-			s.runErr = err
-		}
-		s.mu.Unlock()
-		s.Local.log.Error("local stack component stopped", "err", err)
-	}()
-}
-
-// Err returns the first error a background component stopped with.
-func (s *Stack) Err() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.runErr
 }
 
 // Token mints a development token (only when the stack runs on its dev key).
@@ -190,13 +162,9 @@ func (s *Stack) Token(user, tenant string, permissions ...string) (string, error
 // Close stops the server, closes every socket, stops the feeds and the
 // processor, and closes the stores. It returns the first background error.
 func (s *Stack) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if !s.CloseOnce() {
 		return nil
 	}
-	s.closed = true
-	s.mu.Unlock()
 	ctx, stop := context.WithTimeout(context.Background(), 10*time.Second)
 	defer stop()
 	// Sockets first (each gets $disconnect), then the feeds and the
@@ -204,7 +172,7 @@ func (s *Stack) Close() error {
 	// are, and queued again by Resume at the next start.
 	errs := []error{s.Front.Close(ctx)}
 	s.cancel()
-	s.wg.Wait()
+	s.Wait()
 	errs = append(errs, s.Bus.Close(ctx), s.Core.Processor.Stop(ctx), s.Err(), s.Local.Close())
 	return errors.Join(errs...)
 }
