@@ -51,8 +51,10 @@ func Listen(addr string, logger *slog.Logger) (*Front, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
+	mux := http.NewServeMux()
 	return &Front{
-		Mux:          http.NewServeMux(),
+		Mux:          mux,
+		srv:          &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second},
 		HTTPURL:      "http://" + ln.Addr().String(),
 		WebSocketURL: "ws://" + ln.Addr().String() + WebSocketPath,
 		ln:           ln,
@@ -93,7 +95,6 @@ func (f *Front) Mount(core *Core, verify func(ctx context.Context, token string)
 
 // Serve serves until Close.
 func (f *Front) Serve() error {
-	f.srv = &http.Server{Handler: f.Mux, ReadHeaderTimeout: 10 * time.Second}
 	err := f.srv.Serve(f.ln)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
@@ -107,10 +108,10 @@ func (f *Front) Close(ctx context.Context) error {
 	if f.Gateway != nil {
 		errs = append(errs, f.Gateway.Close())
 	}
-	if f.srv != nil {
-		errs = append(errs, f.srv.Shutdown(ctx))
-	} else {
-		errs = append(errs, f.ln.Close())
+	errs = append(errs, f.srv.Shutdown(ctx))
+	// Shutdown closes the listener only if Serve has started.
+	if err := f.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
