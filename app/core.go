@@ -34,6 +34,13 @@ type CoreConfig struct {
 	Logger         *slog.Logger
 }
 
+// LocalCancelPoll is the processor's CancelPoll in the local stacks, where
+// request.cancel_requested wakes the running attempt at once
+// (processor.Processor.Wake, from a local bus rule or the processor's
+// stream reader): the poll is only the backstop and the clock of the
+// silence check, so it can be ten times the Lambda's.
+const LocalCancelPoll = 5 * time.Second
+
 // Validate reports every problem at once.
 func (c CoreConfig) Validate() error {
 	var errs []error

@@ -182,3 +182,21 @@ func TestDetailForms(t *testing.T) {
 		t.Fatalf("EventBridgeEvent %+v", eb)
 	}
 }
+
+func TestCancelPattern(t *testing.T) {
+	p := pattern.MustCompile(bus.CancelPattern)
+	for _, tc := range []struct {
+		source, detailType string
+		want               bool
+	}{
+		{bus.DefaultSource, events.RequestCancelRequested, true},
+		{bus.DefaultSource, events.RequestCancelled, false},
+		{bus.DefaultSource, events.RequestSubmitted, false},
+		{"other", events.RequestCancelRequested, false},
+	} {
+		evJSON := fmt.Sprintf(`{"source":%q,"detail-type":%q,"detail":{}}`, tc.source, tc.detailType)
+		if got, _ := p.Match([]byte(evJSON)); got != tc.want {
+			t.Errorf("%s from %s: %v, want %v", tc.detailType, tc.source, got, tc.want)
+		}
+	}
+}

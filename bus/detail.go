@@ -26,6 +26,13 @@ func ProcessorPatternFor(source string) string {
 	return string(b)
 }
 
+// CancelPattern is the event pattern of the local stack's rule that wakes
+// a running attempt when its request gets request.cancel_requested
+// (processor.Processor.Wake), from the default source. On AWS the
+// processor Lambda that runs the request polls its log head instead: an
+// EventBridge target would invoke another instance, not the running one.
+const CancelPattern = `{"source":["streamer"],"detail-type":["request.cancel_requested"]}`
+
 // Ref points at an event in the store: the stream and the version.
 type Ref struct {
 	Stream  string `json:"stream"`

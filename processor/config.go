@@ -59,7 +59,8 @@ type Config struct {
 	Coalesce CoalescePolicy
 	// CancelPoll is how often a running request's log head is checked
 	// for cancel_requested (and the silence and the deadline); default
-	// 500ms.
+	// 500ms. Where Processor.Wake is wired to request.cancel_requested
+	// (the local stack) it is only the backstop and can be long.
 	CancelPoll time.Duration
 	// SilenceTimeout: a running handler that neither reports nor returns
 	// for this long gets request.timed_out; default 5 min.

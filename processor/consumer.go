@@ -14,9 +14,11 @@ const ConsumerName = "processor"
 // Consumer returns the local trigger: a feed consumer that queues every
 // request whose request.submitted is in a batch, unless the same batch
 // already shows the request started or ended (a sync request is appended
-// as submitted, started and completed together). It blocks while the queue
-// is full; it returns a failure only for the requests it could not queue
-// (ctx ended, pool stopped), so those are delivered again.
+// as submitted, started and completed together), and wakes (Wake) the
+// running attempt of every request with a request.cancel_requested in the
+// batch. It blocks while the queue is full; it returns a failure only for
+// the requests it could not queue (ctx ended, pool stopped), so those are
+// delivered again.
 func (p *Processor) Consumer() feed.Consumer {
 	return feed.ConsumerFunc{ConsumerName: ConsumerName, Fn: p.handleBatch}
 }
@@ -32,6 +34,9 @@ func (p *Processor) handleBatch(ctx context.Context, evs []events.Event) []feed.
 		kind, id, err := events.ParseStream(e.StreamID)
 		if err != nil || kind != events.KindRequest {
 			continue
+		}
+		if e.Type == events.RequestCancelRequested {
+			p.Wake(id)
 		}
 		switch c := byID[id]; {
 		case e.Type == events.RequestSubmitted && c == nil:

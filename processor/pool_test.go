@@ -328,3 +328,29 @@ func TestConsumerWithLocalTailer(t *testing.T) {
 		t.Fatalf("dead letters %v, %v", dl, err)
 	}
 }
+
+// A request.cancel_requested in a batch wakes the running attempt: with a
+// CancelPoll of an hour, only the consumer's wake can end it in time.
+func TestConsumerWakesOnCancelRequested(t *testing.T) {
+	ctx := testCtx(t)
+	store := newStore(t)
+	b := newBlocker("block")
+	p := newProcessor(t, store, routerWith(t, b.handler()), func(c *processor.Config) { c.CancelPoll = time.Hour })
+	if err := p.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	id := submit(t, store, "block", "")
+	if f := p.Consumer().Handle(ctx, loadAll(t, store, id)); f != nil {
+		t.Fatalf("failures %v", f)
+	}
+	waitClosed(t, b.started, "the handler to start")
+	appendTo(t, store, id, events.MustNew(events.RequestCancelRequested, events.CancelRequested{Reason: "stop", By: "alice"}, events.Meta{Actor: "alice"}))
+	all := loadAll(t, store, id)
+	if f := p.Consumer().Handle(ctx, all[len(all)-1:]); f != nil {
+		t.Fatalf("failures %v", f)
+	}
+	waitFor(t, "the request to be cancelled", func() bool { return isTerminal(t, store, id) })
+	if got := last(t, loadAll(t, store, id)).Type; got != events.RequestCancelled {
+		t.Fatalf("last event %s, want %s", got, events.RequestCancelled)
+	}
+}

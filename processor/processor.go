@@ -52,6 +52,9 @@ type Processor struct {
 	router *handler.Router
 	log    *slog.Logger
 	pool   pool
+
+	runMu   sync.Mutex
+	running map[string]*reporter // attempts executing here, by request ID (for Wake)
 }
 
 // New returns a Processor; it validates cfg and applies its defaults.
@@ -60,7 +63,7 @@ func New(cfg Config) (*Processor, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	p := &Processor{cfg: cfg, store: cfg.Store, router: cfg.Router, log: cfg.Logger}
+	p := &Processor{cfg: cfg, store: cfg.Store, router: cfg.Router, log: cfg.Logger, running: map[string]*reporter{}}
 	p.pool.init(cfg.QueueSize)
 	return p, nil
 }
@@ -232,7 +235,10 @@ func (p *Processor) execute(ctx context.Context, snap *snapshot, s *start) error
 		p: p, id: s.req.ID, stream: events.RequestStream(s.req.ID), attempt: s.attempt, meta: snap.meta(),
 		parent: ctx, cancel: cancel, head: s.head, deadline: snap.sub.Deadline,
 		co: newCoalescer(p.cfg.Coalesce, snap.state.Percentage), lastActivity: p.cfg.Now(),
+		wake: make(chan struct{}, 1),
 	}
+	p.register(r)
+	defer p.unregister(r)
 	began := time.Now()
 	stopWatch := make(chan struct{})
 	var watch sync.WaitGroup
@@ -304,8 +310,9 @@ func (p *Processor) settle(ctx context.Context, r *reporter, herr error, deadlin
 	return nil
 }
 
-// watch polls the log head every CancelPoll for a cancel request (or an
-// end written elsewhere), and checks the deadline and the silence.
+// watch checks the log head every CancelPoll, and at once when Wake is
+// called for the request, for a cancel request (or an end written
+// elsewhere), and checks the deadline and the silence.
 func (p *Processor) watch(r *reporter, stop <-chan struct{}) {
 	t := time.NewTicker(p.cfg.CancelPoll)
 	defer t.Stop()
@@ -316,11 +323,47 @@ func (p *Processor) watch(r *reporter, stop <-chan struct{}) {
 		case <-r.parent.Done():
 			return
 		case <-t.C:
+		case <-r.wake:
 		}
 		if r.check() {
 			return
 		}
 	}
+}
+
+// Wake makes the attempt of request requestID running in this process, if
+// any, read its log head now instead of at its next CancelPoll tick, and
+// reports whether one was running. The local stack calls it from a bus
+// rule on request.cancel_requested, so a cancel ends a running handler's
+// context within one store read, and CancelPoll is only the backstop (and
+// the clock of the silence check). Wake never blocks: wakes that arrive
+// while a check is pending are merged into it.
+func (p *Processor) Wake(requestID string) bool {
+	p.runMu.Lock()
+	r := p.running[requestID]
+	p.runMu.Unlock()
+	if r == nil {
+		return false
+	}
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+func (p *Processor) register(r *reporter) {
+	p.runMu.Lock()
+	p.running[r.id] = r
+	p.runMu.Unlock()
+}
+
+func (p *Processor) unregister(r *reporter) {
+	p.runMu.Lock()
+	if p.running[r.id] == r {
+		delete(p.running, r.id)
+	}
+	p.runMu.Unlock()
 }
 
 // deadlineEvent is request.timed_out for the Submitted.Deadline.

@@ -40,6 +40,7 @@ type reporter struct {
 	parent   context.Context         // Run's context: its end is a shutdown
 	cancel   context.CancelCauseFunc // cancels the handler's context
 	deadline *time.Time              // Submitted.Deadline, if any
+	wake     chan struct{}           // Wake: check the log head now (buffer 1)
 
 	mu           sync.Mutex
 	head         int64

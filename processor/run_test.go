@@ -510,3 +510,40 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Wake makes a running attempt read its log head at once: with a CancelPoll
+// of an hour, only the wake can end the handler within the test's wait.
+func TestWakeReadsCancelAtOnce(t *testing.T) {
+	ctx := testCtx(t)
+	store := newStore(t)
+	b := newBlocker("block")
+	p := newProcessor(t, store, routerWith(t, b.handler()), func(c *processor.Config) { c.CancelPoll = time.Hour })
+	id := submit(t, store, "block", "")
+	if p.Wake(id) {
+		t.Fatal("Wake reported a running attempt before Run")
+	}
+
+	done := runAsync(ctx, p, id)
+	waitClosed(t, b.started, "the handler to start")
+	if p.Wake(events.NewID()) {
+		t.Fatal("Wake reported a running attempt for a request never run")
+	}
+	appendTo(t, store, id, events.MustNew(events.RequestCancelRequested, events.CancelRequested{Reason: "changed my mind", By: "alice"}, events.Meta{Actor: "alice"}))
+	if !p.Wake(id) {
+		t.Fatal("Wake found no running attempt")
+	}
+	p.Wake(id) // a second wake while one is pending is merged, never blocks
+
+	if err := recv(t, done); err != nil {
+		t.Fatal(err)
+	}
+	if c := payload[*events.Cancelled](t, last(t, loadAll(t, store, id))); c.Reason != "changed my mind" {
+		t.Fatalf("cancelled %+v", c)
+	}
+	if cause, _ := b.observed(); !errors.Is(cause, handler.ErrCancelled) {
+		t.Fatalf("handler context cause %v, want ErrCancelled", cause)
+	}
+	if p.Wake(id) {
+		t.Fatal("Wake reported a running attempt after the request ended")
+	}
+}

@@ -1,9 +1,9 @@
 package tests
 
 import (
+	"cmp"
 	"context"
 	"testing"
-	"time"
 
 	"github.com/streamer/streamer/app/awsdev"
 	"github.com/streamer/streamer/internal/testenv"
@@ -31,7 +31,7 @@ func NewAWSEnvironment(t testing.TB, opts ...Options) *AWSEnvironment {
 		DataDir:      t.TempDir(),
 		Demo:         o.Demo,
 		Workers:      o.Workers,
-		CancelPoll:   100 * time.Millisecond,
+		CancelPoll:   cmp.Or(o.CancelPoll, NoCancelPoll),
 		Logger:       testLogger(t),
 	})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamer/streamer/app"
 	"github.com/streamer/streamer/app/frontposter"
 	"github.com/streamer/streamer/client"
 	"github.com/streamer/streamer/events"
@@ -82,7 +83,7 @@ func BenchmarkDelivery(b *testing.B) {
 	if err := router.Register(hold{}); err != nil {
 		b.Fatal(err)
 	}
-	env := NewLocalEnvironment(b, Options{Router: router, Workers: conns + 10, SilenceTimeout: time.Hour, CancelPoll: 500 * time.Millisecond})
+	env := NewLocalEnvironment(b, Options{Router: router, Workers: conns + 10, SilenceTimeout: time.Hour, CancelPoll: app.LocalCancelPoll})
 	ctx := context.Background()
 	type follower struct {
 		id   string

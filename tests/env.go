@@ -39,11 +39,16 @@ type Options struct {
 	SilenceTimeout time.Duration
 	IdleTimeout    time.Duration
 	Router         *handler.Router // nil: the demo handlers
-	// CancelPoll is how often the processor checks a running request for
-	// cancel_requested; 0 takes 50 ms, so cancel tests are quick. Tests with
-	// many running requests use the default 500 ms, as dev does.
+	// CancelPoll is the processor's backstop check of running requests;
+	// 0 takes an hour (NoCancelPoll), so every cancel in the tests must
+	// reach the running handler through the wake-up (the local bus rule,
+	// or the processor's stream reader on the AWS stack).
 	CancelPoll time.Duration
 }
+
+// NoCancelPoll is the tests' default CancelPoll: long enough that a cancel
+// a test sees arrived through the wake-up, not a poll.
+const NoCancelPoll = time.Hour
 
 // FastDemo makes generate_report take about 10 steps × 20 ms.
 var FastDemo = demo.Options{Steps: 10, StepDelay: 20 * time.Millisecond}
@@ -73,7 +78,7 @@ func NewLocalEnvironment(t testing.TB, opts ...Options) *LocalEnvironment {
 		Workers:        o.Workers,
 		SilenceTimeout: o.SilenceTimeout,
 		IdleTimeout:    o.IdleTimeout,
-		CancelPoll:     cmp.Or(o.CancelPoll, 50*time.Millisecond),
+		CancelPoll:     cmp.Or(o.CancelPoll, NoCancelPoll),
 	})
 	if err != nil {
 		t.Fatalf("start local stack: %v", err)

@@ -17,7 +17,7 @@ import (
 // requests each (sync echo and async generate_report alternating), zero
 // errors. It stops by itself: every wait is bounded.
 func TestLoadOrigin(t *testing.T) {
-	env := NewLocalEnvironment(t, Options{Demo: demo.Options{Steps: 5, StepDelay: 10 * time.Millisecond}, Workers: 64, CancelPoll: 500 * time.Millisecond})
+	env := NewLocalEnvironment(t, Options{Demo: demo.Options{Steps: 5, StepDelay: 10 * time.Millisecond}, Workers: 64})
 	const clients, perClient = 100, 10
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -71,7 +71,7 @@ func TestLoadWatchers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("1,000-client load test; runs in make test")
 	}
-	env := NewLocalEnvironment(t, Options{Demo: demo.Options{Steps: 10, StepDelay: 50 * time.Millisecond}, Workers: 256, CancelPoll: 500 * time.Millisecond})
+	env := NewLocalEnvironment(t, Options{Demo: demo.Options{Steps: 10, StepDelay: 50 * time.Millisecond}, Workers: 256})
 	const clients = 1000
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()

@@ -11,6 +11,7 @@
 package awsdev
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -44,7 +45,10 @@ type Config struct {
 	Auth         auth.Config // zero: a development key in DataDir
 	Gateway      app.GatewayOptions
 	Workers      int
-	CancelPoll   time.Duration
+	// CancelPoll is the processor's backstop check of running requests
+	// (default app.LocalCancelPoll): the processor's stream reader wakes
+	// the running attempt when a cancel_requested arrives.
+	CancelPoll time.Duration
 	// PollInterval of the stream readers after an empty read (default 100ms).
 	PollInterval time.Duration
 	Logger       *slog.Logger
@@ -94,7 +98,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		Gateway: cfg.Gateway,
 		Core: app.CoreConfig{
 			Store: rt.Events, Reader: rt.Reader,
-			Workers: cfg.Workers, CancelPoll: cfg.CancelPoll, Source: "aws-local",
+			Workers: cfg.Workers, CancelPoll: cmp.Or(cfg.CancelPoll, app.LocalCancelPoll), Source: "aws-local",
 		},
 		Logger: logger,
 	})

@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -34,9 +35,12 @@ type StackConfig struct {
 	IdleTimeout      time.Duration // gateway; default API Gateway's 10 min
 	MaxConnectionAge time.Duration // gateway; default API Gateway's 2 h
 	Workers          int           // processor workers (default 8)
-	CancelPoll       time.Duration
-	SilenceTimeout   time.Duration
-	SubscribeWait    time.Duration
+	// CancelPoll is the processor's backstop check of running requests
+	// (default app.LocalCancelPoll): a cancel wakes the running attempt
+	// through the local bus at once.
+	CancelPoll     time.Duration
+	SilenceTimeout time.Duration
+	SubscribeWait  time.Duration
 }
 
 // Stack is the running local stack.
@@ -84,7 +88,7 @@ func Start(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 		Gateway: app.GatewayOptions{IdleTimeout: cfg.IdleTimeout, MaxConnectionAge: cfg.MaxConnectionAge},
 		Core: app.CoreConfig{
 			Store: l.Store, Reader: l.Reader,
-			Workers: cfg.Workers, CancelPoll: cfg.CancelPoll, SilenceTimeout: cfg.SilenceTimeout,
+			Workers: cfg.Workers, CancelPoll: cmp.Or(cfg.CancelPoll, app.LocalCancelPoll), SilenceTimeout: cfg.SilenceTimeout,
 			SubscribeWait: cfg.SubscribeWait, Source: "local",
 		},
 		Logger: logger,
@@ -117,6 +121,22 @@ func Start(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 					return buslocal.Permanent(err)
 				}
 				return core.Processor.Submit(ctx, id)
+			}),
+		})
+	}
+	if err == nil {
+		// A cancel reaches a running handler at once; the processor's
+		// CancelPoll (app.LocalCancelPoll here) is only the backstop.
+		err = eventBus.AddRule(buslocal.Rule{
+			Name:    "processor-cancel",
+			Pattern: bus.CancelPattern,
+			Target: buslocal.HandlerTarget("processor-cancel", func(ctx context.Context, e events.Event) error {
+				_, id, err := events.ParseStream(e.StreamID)
+				if err != nil {
+					return buslocal.Permanent(err)
+				}
+				core.Processor.Wake(id)
+				return nil
 			}),
 		})
 	}
