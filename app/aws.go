@@ -27,7 +27,7 @@ type AWSConfig struct {
 	// Publisher: when set, the projector publishes every batch to it after
 	// writing the views (the EventBridge bus of EVENT_BUS_NAME: build it
 	// with package app/awsbus, so that only the functions that publish link
-	// the EventBridge client).
+	// the publisher).
 	Publisher bus.Publisher
 	TTL       projections.TTL
 	// DeferBootstrap skips reading (and, on a new table, creating) the

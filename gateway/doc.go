@@ -3,8 +3,10 @@
 // Lambda signature and payloads (awsevents.APIGatewayWebsocketProxyRequest
 // in, awsevents.APIGatewayProxyResponse out) for $connect, every message
 // (routed on $request.body.action) and $disconnect, and serves the
-// @connections management API wire-compatibly, so the real
-// apigatewaymanagementapi SDK client (connections/apigw) posts to it.
+// @connections management API wire-compatibly, so what posts to API
+// Gateway posts to it unchanged: streamer's poster (connections/apigw,
+// signed HTTP in the SDK's wire format) and the real
+// apigatewaymanagementapi SDK client alike.
 //
 // The one guarantee a caller must know: $disconnect is called exactly
 // once for every connection whose $connect succeeded, after every message

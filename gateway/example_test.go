@@ -10,14 +10,16 @@ import (
 	awsevents "github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/coder/websocket"
 
-	"github.com/streamer/streamer/connections/apigw"
 	"github.com/streamer/streamer/gateway"
 )
 
 // A route answers a message; a server-side component posts to the socket
-// through the real SDK client, exactly as it would on AWS.
+// through the real apigatewaymanagementapi SDK client, exactly as it would
+// on AWS. (streamer's own poster, connections/apigw, sends the same
+// requests without the SDK client.)
 func Example() {
 	ids := make(chan string, 1)
 	g, err := gateway.New(gateway.Config{
@@ -51,11 +53,16 @@ func Example() {
 	_, reply, _ := ws.Read(ctx)
 	fmt.Println(string(reply))
 
-	poster := apigw.NewFromConfig(aws.Config{
+	client := apigatewaymanagementapi.NewFromConfig(aws.Config{
 		Region:      "local",
 		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
-	}, srv.URL+"/ws")
-	if err := poster.Post(ctx, <-ids, []byte("pushed")); err != nil {
+	}, func(o *apigatewaymanagementapi.Options) {
+		o.BaseEndpoint = aws.String(srv.URL + "/ws")
+	})
+	if _, err := client.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{
+		ConnectionId: aws.String(<-ids),
+		Data:         []byte("pushed"),
+	}); err != nil {
 		panic(err)
 	}
 	_, pushed, _ := ws.Read(ctx)

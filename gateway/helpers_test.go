@@ -12,6 +12,7 @@ import (
 	awsevents "github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 
 	"github.com/streamer/streamer/connections/apigw"
 	"github.com/streamer/streamer/gateway"
@@ -110,12 +111,29 @@ func start(t *testing.T, cfg gateway.Config, opts ...gatewaytest.Options) *gatew
 	return gatewaytest.Start(t, cfg, o)
 }
 
-// poster is the real SDK client pointed at srv.
-func poster(srv *gatewaytest.Server) *apigw.Poster {
-	return apigw.NewFromConfig(aws.Config{
+// localConfig is what a dev server gives a poster: any static
+// credentials, any region.
+func localConfig() aws.Config {
+	return aws.Config{
 		Region:      "local",
 		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
-	}, srv.Endpoint)
+	}
+}
+
+// poster is streamer's production poster (signed HTTP, the SDK's wire
+// format) pointed at srv.
+func poster(srv *gatewaytest.Server) *apigw.Poster {
+	return apigw.NewFromConfig(localConfig(), srv.Endpoint)
+}
+
+// sdkClient is the real apigatewaymanagementapi SDK client pointed at
+// srv, for the tests whose point is compatibility with the SDK. Retries
+// are off, so that each call is one request.
+func sdkClient(srv *gatewaytest.Server) *apigatewaymanagementapi.Client {
+	return apigatewaymanagementapi.NewFromConfig(localConfig(), func(o *apigatewaymanagementapi.Options) {
+		o.BaseEndpoint = aws.String(srv.Endpoint)
+		o.Retryer = aws.NopRetryer{}
+	})
 }
 
 // next returns the client's next message or fails.

@@ -30,7 +30,8 @@ type identity struct {
 // serveConnection is the @connections management API for one connection:
 // POST posts the body as one message, GET describes the connection, DELETE
 // closes it. Status codes, bodies and x-amzn-ErrorType are API Gateway's,
-// so the apigatewaymanagementapi SDK client maps them to its typed errors.
+// so connections/apigw maps them to its sentinels and the
+// apigatewaymanagementapi SDK client to its typed errors, as on AWS.
 func (g *Gateway) serveConnection(w http.ResponseWriter, r *http.Request, id string) {
 	if !signed(r) {
 		writeAPIError(w, http.StatusForbidden, "ForbiddenException", "Missing Authentication Token")

@@ -13,11 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
 
 	"github.com/streamer/streamer/connections"
 	"github.com/streamer/streamer/gateway"
 	"github.com/streamer/streamer/gateway/gatewaytest"
+	"github.com/streamer/streamer/internal/awsrest"
 )
 
 // until polls cond until it holds; it fails the test after wait.
@@ -98,9 +101,17 @@ func TestThrottle(t *testing.T) {
 	until(t, "the second post waits", func() bool { return srv.Gateway.Pending(stuck.ID()) == 2 })
 
 	err := p.Post(ctx, stuck.ID(), []byte("third"))
+	var ae *awsrest.APIError
+	if !errors.Is(err, connections.ErrThrottled) || !errors.As(err, &ae) || ae.Code != "LimitExceededException" {
+		t.Fatalf("third post: %v, want ErrThrottled wrapping a LimitExceededException", err)
+	}
+	// The SDK reads the same answer as its typed error.
+	_, err = sdkClient(srv).PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{
+		ConnectionId: aws.String(stuck.ID()), Data: []byte("fourth"),
+	})
 	var le *types.LimitExceededException
-	if !errors.Is(err, connections.ErrThrottled) || !errors.As(err, &le) {
-		t.Fatalf("third post: %v, want ErrThrottled wrapping LimitExceededException", err)
+	if !errors.As(err, &le) {
+		t.Fatalf("fourth post, through the SDK: %v, want *types.LimitExceededException", err)
 	}
 	stuck.Close()
 	for range 2 {
@@ -350,5 +361,64 @@ func TestLastActiveAt(t *testing.T) {
 	}
 	if !later.LastActiveAt.After(first.LastActiveAt) {
 		t.Fatalf("lastActiveAt %v did not move after a client message (was %v)", later.LastActiveAt, first.LastActiveAt)
+	}
+}
+
+// TestSDKClient: the real apigatewaymanagementapi SDK client works against
+// the gateway as against API Gateway: it posts, reads GetConnection's
+// answer (ISO 8601 times, identity), deletes, and maps each refusal to its
+// typed error.
+func TestSDKClient(t *testing.T) {
+	srv := start(t, gateway.Config{MaxMessageSize: 64})
+	before := time.Now().Truncate(time.Millisecond)
+	c := srv.Dial(t, gatewaytest.DialOptions{Header: http.Header{"User-Agent": {"sdk-test"}}})
+	sdk := sdkClient(srv)
+	ctx := context.Background()
+	id := aws.String(c.ID())
+
+	if _, err := sdk.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: id, Data: []byte("via the SDK")}); err != nil {
+		t.Fatalf("post: %v", err)
+	}
+	if m := next(t, c); string(m.Data) != "via the SDK" {
+		t.Fatalf("got %q", m.Data)
+	}
+	out, err := sdk.GetConnection(ctx, &apigatewaymanagementapi.GetConnectionInput{ConnectionId: id})
+	if err != nil {
+		t.Fatalf("get: %v", err)
+	}
+	connectedAt := aws.ToTime(out.ConnectedAt)
+	if connectedAt.Before(before) || connectedAt.After(time.Now()) || !aws.ToTime(out.LastActiveAt).Equal(connectedAt) ||
+		out.Identity == nil || aws.ToString(out.Identity.SourceIp) != "127.0.0.1" || aws.ToString(out.Identity.UserAgent) != "sdk-test" {
+		t.Fatalf("GetConnection read %v %v %+v", out.ConnectedAt, out.LastActiveAt, out.Identity)
+	}
+
+	_, err = sdk.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: id, Data: make([]byte, 65)})
+	var tooBig *types.PayloadTooLargeException
+	if !errors.As(err, &tooBig) {
+		t.Fatalf("post over MaxMessageSize: %v, want *types.PayloadTooLargeException", err)
+	}
+	wrongStage := apigatewaymanagementapi.NewFromConfig(localConfig(), func(o *apigatewaymanagementapi.Options) {
+		o.BaseEndpoint = aws.String(srv.Endpoint + "/prod")
+		o.Retryer = aws.NopRetryer{}
+	})
+	_, err = wrongStage.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: id, Data: []byte("x")})
+	var forbidden *types.ForbiddenException
+	if !errors.As(err, &forbidden) {
+		t.Fatalf("post to the wrong stage: %v, want *types.ForbiddenException", err)
+	}
+
+	if _, err := sdk.DeleteConnection(ctx, &apigatewaymanagementapi.DeleteConnectionInput{ConnectionId: id}); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	closed(t, c)
+	var gone *types.GoneException
+	if _, err := sdk.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: id, Data: []byte("x")}); !errors.As(err, &gone) {
+		t.Fatalf("post after delete: %v, want *types.GoneException", err)
+	}
+	if _, err := sdk.GetConnection(ctx, &apigatewaymanagementapi.GetConnectionInput{ConnectionId: id}); !errors.As(err, &gone) {
+		t.Fatalf("get after delete: %v, want *types.GoneException", err)
+	}
+	if _, err := sdk.DeleteConnection(ctx, &apigatewaymanagementapi.DeleteConnectionInput{ConnectionId: id}); !errors.As(err, &gone) {
+		t.Fatalf("second delete: %v, want *types.GoneException", err)
 	}
 }

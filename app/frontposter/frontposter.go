@@ -1,7 +1,8 @@
 // Package frontposter is the @connections client of the local front
-// (app.Front): the real SDK client over HTTP to the local gateway. It is
+// (app.Front): the production poster (connections/apigw, SigV4-signed
+// HTTP in the SDK's wire format) over HTTP to the local gateway. It is
 // apart from package app so that the Lambdas, which link app, do not link
-// the API Gateway client unless they post.
+// a poster unless they post.
 package frontposter
 
 import (

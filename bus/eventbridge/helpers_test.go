@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -14,27 +13,36 @@ import (
 
 	awsevents "github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	awseventbridge "github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
-	"github.com/aws/smithy-go/middleware"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/streamer/streamer/bus"
 	"github.com/streamer/streamer/bus/bustest"
+	"github.com/streamer/streamer/bus/eventbridge"
 	evsqlite "github.com/streamer/streamer/events/sqlite"
+	"github.com/streamer/streamer/internal/awsrest"
 	"github.com/streamer/streamer/internal/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// ebClient is an EventBridge client for moto with extra middleware. The
-// SDK's own retries are off, so that the Publisher's retries are what the
-// tests see.
-func ebClient(t testing.TB, apiOptions ...func(*middleware.Stack) error) *eventbridge.Client {
-	return eventbridge.NewFromConfig(testenv.AWSConfig(t), func(o *eventbridge.Options) {
+// ebClient is our PutEvents client for moto.
+func ebClient(t testing.TB) *eventbridge.Client {
+	t.Helper()
+	c, err := eventbridge.NewClient(testenv.AWSConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// sdkClient is the SDK's EventBridge client for moto (setting up buses,
+// rules and targets; the differential tests). Its own retries are off.
+func sdkClient(t testing.TB) *awseventbridge.Client {
+	return awseventbridge.NewFromConfig(testenv.AWSConfig(t), func(o *awseventbridge.Options) {
 		o.RetryMaxAttempts = 1
-		o.APIOptions = append(o.APIOptions, apiOptions...)
 	})
 }
 
@@ -71,7 +79,7 @@ func newTarget(t *testing.T, pattern string) target {
 	t.Helper()
 	ctx := context.Background()
 	cfg := testenv.AWSConfig(t)
-	eb := eventbridge.NewFromConfig(cfg)
+	eb := sdkClient(t)
 	sq := sqs.NewFromConfig(cfg)
 	bus := testenv.UniqueName(t, "bus")
 	q, err := sq.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(testenv.UniqueName(t, "q"))})
@@ -84,13 +92,13 @@ func newTarget(t *testing.T, pattern string) target {
 	if err != nil {
 		t.Fatalf("queue arn: %v", err)
 	}
-	if _, err := eb.CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: aws.String(bus)}); err != nil {
+	if _, err := eb.CreateEventBus(ctx, &awseventbridge.CreateEventBusInput{Name: aws.String(bus)}); err != nil {
 		t.Fatalf("create bus: %v", err)
 	}
-	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("r"), EventBusName: aws.String(bus), EventPattern: aws.String(pattern)}); err != nil {
+	if _, err := eb.PutRule(ctx, &awseventbridge.PutRuleInput{Name: aws.String("r"), EventBusName: aws.String(bus), EventPattern: aws.String(pattern)}); err != nil {
 		t.Fatalf("put rule: %v", err)
 	}
-	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{
+	if _, err := eb.PutTargets(ctx, &awseventbridge.PutTargetsInput{
 		Rule: aws.String("r"), EventBusName: aws.String(bus),
 		Targets: []ebtypes.Target{{Id: aws.String("q"), Arn: aws.String(attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)]),
 			InputTransformer: &ebtypes.InputTransformer{InputPathsMap: map[string]string{"id": "$.id"}, InputTemplate: aws.String("<aws.events.event.json>")}}},
@@ -99,9 +107,9 @@ func newTarget(t *testing.T, pattern string) target {
 	}
 	t.Cleanup(func() {
 		ctx := context.Background()
-		eb.RemoveTargets(ctx, &eventbridge.RemoveTargetsInput{Rule: aws.String("r"), EventBusName: aws.String(bus), Ids: []string{"q"}})
-		eb.DeleteRule(ctx, &eventbridge.DeleteRuleInput{Name: aws.String("r"), EventBusName: aws.String(bus)})
-		eb.DeleteEventBus(ctx, &eventbridge.DeleteEventBusInput{Name: aws.String(bus)})
+		eb.RemoveTargets(ctx, &awseventbridge.RemoveTargetsInput{Rule: aws.String("r"), EventBusName: aws.String(bus), Ids: []string{"q"}})
+		eb.DeleteRule(ctx, &awseventbridge.DeleteRuleInput{Name: aws.String("r"), EventBusName: aws.String(bus)})
+		eb.DeleteEventBus(ctx, &awseventbridge.DeleteEventBusInput{Name: aws.String(bus)})
 		sq.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: q.QueueUrl})
 	})
 	return target{bus: bus, url: aws.ToString(q.QueueUrl), sq: sq}
@@ -110,13 +118,13 @@ func newTarget(t *testing.T, pattern string) target {
 // newBus creates a bus without rules, deleted after the test.
 func newBus(t *testing.T) string {
 	t.Helper()
-	eb := eventbridge.NewFromConfig(testenv.AWSConfig(t))
+	eb := sdkClient(t)
 	name := testenv.UniqueName(t, "bus")
-	if _, err := eb.CreateEventBus(context.Background(), &eventbridge.CreateEventBusInput{Name: aws.String(name)}); err != nil {
+	if _, err := eb.CreateEventBus(context.Background(), &awseventbridge.CreateEventBusInput{Name: aws.String(name)}); err != nil {
 		t.Fatalf("create bus: %v", err)
 	}
 	t.Cleanup(func() {
-		eb.DeleteEventBus(context.Background(), &eventbridge.DeleteEventBusInput{Name: aws.String(name)})
+		eb.DeleteEventBus(context.Background(), &awseventbridge.DeleteEventBusInput{Name: aws.String(name)})
 	})
 	return name
 }
@@ -146,8 +154,11 @@ func (tg target) received(t *testing.T) []awsevents.EventBridgeEvent {
 	}
 }
 
-// faults injects PutEvents failures as SDK middleware.
+// faults is a decorator of the Publisher's API that injects PutEvents
+// failures around the real HTTP client talking to moto.
 type faults struct {
+	next eventbridge.API
+
 	mu sync.Mutex
 	// throttle answers the next calls with a ThrottlingException (HTTP
 	// 400) before they reach EventBridge.
@@ -164,11 +175,19 @@ type faults struct {
 	// InvalidArgument.
 	permanentID string
 
-	calls   int   // PutEvents calls that reached the middleware
+	calls   int   // PutEvents calls that reached the decorator
 	entries []int // entries per call
 	sizes   []int // summed entry sizes per call
 	failed  int   // entries reported failed
 	details []string
+}
+
+var _ eventbridge.API = (*faults)(nil)
+
+// over returns f decorating a Client of moto's test configuration.
+func (f *faults) over(t testing.TB) *faults {
+	f.next = ebClient(t)
+	return f
 }
 
 func (f *faults) counts() (calls int, entries []int, failed int) {
@@ -177,121 +196,92 @@ func (f *faults) counts() (calls int, entries []int, failed int) {
 	return f.calls, append([]int(nil), f.entries...), f.failed
 }
 
-// apiOptions are the middleware: partial failures at the Initialize step
-// (where the input and output are typed), throttling at the Deserialize
-// step (a faked HTTP response that the SDK's real deserializer turns into
-// the typed API error).
-func (f *faults) apiOptions() []func(*middleware.Stack) error {
-	partial := func(stack *middleware.Stack) error {
-		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("partialFailures",
-			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-				input, ok := in.Parameters.(*eventbridge.PutEventsInput)
-				if !ok {
-					return next.HandleInitialize(ctx, in)
-				}
-				f.mu.Lock()
-				f.calls++
-				f.entries = append(f.entries, len(input.Entries))
-				size := 0
-				for _, e := range input.Entries {
-					size += len(aws.ToString(e.Source)) + len(aws.ToString(e.DetailType)) + len(aws.ToString(e.Detail)) + 14
-					f.details = append(f.details, aws.ToString(e.Detail))
-				}
-				f.sizes = append(f.sizes, size)
-				fail := make([]bool, len(input.Entries))
-				lie := make([]bool, len(input.Entries))
-				for i, e := range input.Entries {
-					if f.permanentID != "" && strings.Contains(aws.ToString(e.Detail), f.permanentID) {
-						fail[i] = true
-					}
-					if f.dropCalls > 0 && (i+1)%f.dropEvery == 0 {
-						fail[i] = true
-					}
-					if f.lieCalls > 0 && (i+1)%f.lieEvery == 0 {
-						lie[i] = true
-					}
-				}
-				if f.dropCalls > 0 {
-					f.dropCalls--
-				}
-				if f.lieCalls > 0 {
-					f.lieCalls--
-				}
-				f.mu.Unlock()
+// PutEvents records the call, leaves out the entries to drop, sends the
+// rest (through send, which may throttle), and merges the injected entry
+// failures into the answer, in the order of entries.
+func (f *faults) PutEvents(ctx context.Context, entries []eventbridge.Entry) ([]eventbridge.ResultEntry, error) {
+	f.mu.Lock()
+	f.calls++
+	f.entries = append(f.entries, len(entries))
+	size := 0
+	for _, e := range entries {
+		size += bus.EntrySize(e.Source, e.DetailType, []byte(e.Detail), !e.Time.IsZero(), e.Resources)
+		f.details = append(f.details, e.Detail)
+	}
+	f.sizes = append(f.sizes, size)
+	code := make([]string, len(entries)) // injected failure of entries[i]
+	lie := make([]bool, len(entries))
+	for i, e := range entries {
+		switch {
+		case f.permanentID != "" && strings.Contains(e.Detail, f.permanentID):
+			code[i] = "InvalidArgument"
+		case f.dropCalls > 0 && (i+1)%f.dropEvery == 0:
+			code[i] = "InternalFailure"
+		}
+		lie[i] = f.lieCalls > 0 && (i+1)%f.lieEvery == 0
+	}
+	if f.dropCalls > 0 {
+		f.dropCalls--
+	}
+	if f.lieCalls > 0 {
+		f.lieCalls--
+	}
+	f.mu.Unlock()
 
-				sent := *input
-				sent.Entries = nil
-				for i, e := range input.Entries {
-					if !fail[i] {
-						sent.Entries = append(sent.Entries, e)
-					}
-				}
-				var res *eventbridge.PutEventsOutput
-				out := middleware.InitializeOutput{}
-				var md middleware.Metadata
-				if len(sent.Entries) > 0 {
-					in.Parameters = &sent
-					var err error
-					out, md, err = next.HandleInitialize(ctx, in)
-					if err != nil {
-						return out, md, err
-					}
-					res = out.Result.(*eventbridge.PutEventsOutput)
-				} else {
-					res = &eventbridge.PutEventsOutput{}
-				}
-				merged := &eventbridge.PutEventsOutput{FailedEntryCount: res.FailedEntryCount}
-				j := 0
-				for i := range input.Entries {
-					code := ""
-					switch {
-					case fail[i] && f.permanentID != "" && strings.Contains(aws.ToString(input.Entries[i].Detail), f.permanentID):
-						code = "InvalidArgument"
-					case fail[i]:
-						code = "InternalFailure"
-					}
-					if code == "" {
-						r := res.Entries[j]
-						j++
-						if !lie[i] {
-							merged.Entries = append(merged.Entries, r)
-							continue
-						}
-						code = "ThrottlingException"
-					}
-					merged.Entries = append(merged.Entries, ebtypes.PutEventsResultEntry{ErrorCode: aws.String(code), ErrorMessage: aws.String("injected by the test")})
-					merged.FailedEntryCount++
-					f.mu.Lock()
-					f.failed++
-					f.mu.Unlock()
-				}
-				out.Result = merged
-				return out, md, nil
-			}), middleware.Before)
+	var sent []eventbridge.Entry
+	for i, e := range entries {
+		if code[i] == "" {
+			sent = append(sent, e)
+		}
 	}
-	throttle := func(stack *middleware.Stack) error {
-		return stack.Deserialize.Add(middleware.DeserializeMiddlewareFunc("throttle",
-			func(ctx context.Context, req middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
-				f.mu.Lock()
-				hit := f.throttle > 0
-				if hit {
-					f.throttle--
-				}
-				f.mu.Unlock()
-				if !hit {
-					return next.HandleDeserialize(ctx, req)
-				}
-				body := `{"__type":"ThrottlingException","message":"Rate exceeded (injected by the test)"}`
-				resp := &http.Response{
-					StatusCode:    400,
-					Header:        http.Header{"Content-Type": {"application/x-amz-json-1.1"}, "X-Amzn-Requestid": {"injected"}},
-					Body:          io.NopCloser(strings.NewReader(body)),
-					ContentLength: int64(len(body)),
-				}
-				return middleware.DeserializeOutput{RawResponse: &smithyhttp.Response{Response: resp}}, middleware.Metadata{}, nil
-			}), middleware.After)
+	var res []eventbridge.ResultEntry
+	if len(sent) > 0 {
+		var err error
+		if res, err = f.send(ctx, sent); err != nil {
+			return nil, err
+		}
+		if len(res) != len(sent) {
+			return nil, fmt.Errorf("moto answered %d results for %d entries", len(res), len(sent))
+		}
 	}
-	return []func(*middleware.Stack) error{partial, throttle}
+	merged := make([]eventbridge.ResultEntry, 0, len(entries))
+	j := 0
+	for i := range entries {
+		if code[i] == "" {
+			r := res[j]
+			j++
+			if !lie[i] || r.Failed() {
+				merged = append(merged, r)
+				continue
+			}
+			code[i] = "ThrottlingException"
+		}
+		merged = append(merged, eventbridge.ResultEntry{ErrorCode: code[i], ErrorMessage: "injected by the test"})
+		f.mu.Lock()
+		f.failed++
+		f.mu.Unlock()
+	}
+	return merged, nil
+}
+
+// send throttles the call, as EventBridge would answer it (the error is
+// decoded from a real JSON 1.1 error response by awsrest.ErrorOf, as the
+// client decodes it), or passes it on to moto.
+func (f *faults) send(ctx context.Context, entries []eventbridge.Entry) ([]eventbridge.ResultEntry, error) {
+	f.mu.Lock()
+	hit := f.throttle > 0
+	if hit {
+		f.throttle--
+	}
+	f.mu.Unlock()
+	if !hit {
+		return f.next.PutEvents(ctx, entries)
+	}
+	return nil, awsrest.ErrorOf(&awsrest.Response{
+		StatusCode: 400,
+		Header:     http.Header{"Content-Type": {eventbridge.ContentType}, "X-Amzn-Requestid": {"injected"}},
+		Body:       []byte(`{"__type":"ThrottlingException","message":"Rate exceeded (injected by the test)"}`),
+	})
 }
 
 // fast keeps the retries quick in the tests.

@@ -8,11 +8,6 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
-	"github.com/aws/smithy-go"
-
 	"github.com/streamer/streamer/bus"
 	"github.com/streamer/streamer/events"
 )
@@ -102,27 +97,28 @@ func (c Config) Validate() error {
 
 // Publisher implements bus.Publisher with EventBridge PutEvents.
 type Publisher struct {
-	client *eventbridge.Client
-	cfg    Config
+	api API
+	cfg Config
 }
 
 var _ bus.Publisher = (*Publisher)(nil)
 
-// New builds a Publisher on client.
-func New(client *eventbridge.Client, cfg Config) (*Publisher, error) {
-	if client == nil {
-		return nil, errors.New("eventbridge: client is required")
+// New builds a Publisher that calls PutEvents through api (a *Client, or a
+// decorator of one).
+func New(api API, cfg Config) (*Publisher, error) {
+	if api == nil {
+		return nil, errors.New("eventbridge: api is required")
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Publisher{client: client, cfg: cfg.withDefaults()}, nil
+	return &Publisher{api: api, cfg: cfg.withDefaults()}, nil
 }
 
 // item is one event on its way to the bus.
 type item struct {
 	ev    events.Event
-	entry types.PutEventsRequestEntry
+	entry Entry
 	size  int
 	ref   bool
 }
@@ -168,14 +164,12 @@ func (p *Publisher) entry(e events.Event) (item, error) {
 		p.cfg.Logger.Info("event too large for the bus: publishing a reference",
 			"event_id", e.ID, "stream", e.StreamID, "version", e.Version, "type", e.Type, "entry_size", full, "limit", p.cfg.MaxEntrySize)
 	}
-	it.entry = types.PutEventsRequestEntry{
-		Source:     aws.String(p.cfg.Source),
-		DetailType: aws.String(e.Type),
-		Detail:     aws.String(string(detail)),
-		Time:       aws.Time(e.Time),
-	}
-	if p.cfg.BusName != "" {
-		it.entry.EventBusName = aws.String(p.cfg.BusName)
+	it.entry = Entry{
+		Source:       p.cfg.Source,
+		DetailType:   e.Type,
+		Detail:       string(detail),
+		EventBusName: p.cfg.BusName,
+		Time:         e.Time,
 	}
 	return it, nil
 }
@@ -228,13 +222,13 @@ func (p *Publisher) send(ctx context.Context, batch []item) []bus.Failed {
 				return failed
 			}
 		}
-		entries := make([]types.PutEventsRequestEntry, len(pending))
+		entries := make([]Entry, len(pending))
 		for i, it := range pending {
 			entries[i] = it.entry
 		}
-		out, err := p.client.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: entries})
-		if err == nil && len(out.Entries) != len(pending) {
-			err = fmt.Errorf("eventbridge answered %d entries for %d sent", len(out.Entries), len(pending))
+		results, err := p.api.PutEvents(ctx, entries)
+		if err == nil && len(results) != len(pending) {
+			err = fmt.Errorf("%w: %d results for %d entries sent", ErrBadResponse, len(results), len(pending))
 		}
 		if err != nil {
 			if permanent(err) || attempt >= p.cfg.Retries || ctx.Err() != nil {
@@ -252,11 +246,11 @@ func (p *Publisher) send(ctx context.Context, batch []item) []bus.Failed {
 		var next []item
 		var nextErrs []error
 		codes := map[string]int{}
-		for i, r := range out.Entries {
-			if r.ErrorCode == nil || *r.ErrorCode == "" {
+		for i, r := range results {
+			if !r.Failed() {
 				continue
 			}
-			ee := &EntryError{Code: aws.ToString(r.ErrorCode), Message: aws.ToString(r.ErrorMessage)}
+			ee := &EntryError{Code: r.ErrorCode, Message: r.ErrorMessage}
 			codes[ee.Code]++
 			if permanentCodes[ee.Code] || attempt >= p.cfg.Retries {
 				failed = append(failed, bus.Failed{Event: pending[i].ev, Err: ee})
@@ -289,18 +283,8 @@ func (p *Publisher) backoff(n int) time.Duration {
 }
 
 // permanent reports whether a failed PutEvents call cannot succeed when
-// sent again: a client-side fault other than throttling.
-func permanent(err error) bool {
-	var api smithy.APIError
-	if !errors.As(err, &api) {
-		return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
-	}
-	switch api.ErrorCode() {
-	case "ThrottlingException", "LimitExceededException", "RequestLimitExceeded", "TooManyRequestsException":
-		return false
-	}
-	return api.ErrorFault() == smithy.FaultClient
-}
+// sent again (see Retryable).
+func permanent(err error) bool { return !Retryable(err) }
 
 func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)

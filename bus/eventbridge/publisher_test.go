@@ -6,14 +6,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/smithy-go"
-
 	"github.com/streamer/streamer/bus"
 	"github.com/streamer/streamer/bus/bustest"
 	"github.com/streamer/streamer/bus/eventbridge"
 	"github.com/streamer/streamer/bus/subscriber"
 	"github.com/streamer/streamer/events"
 	"github.com/streamer/streamer/feed"
+	"github.com/streamer/streamer/internal/awsrest"
 	"github.com/streamer/streamer/schemas"
 )
 
@@ -80,7 +79,7 @@ func TestCompletedRequestsReachTheQueue(t *testing.T) {
 	_, run := newRun(t, 24)
 	tg := newTarget(t, `{"source":["streamer"],"detail-type":["request.completed"]}`)
 	f := &faults{}
-	pub, err := eventbridge.New(ebClient(t, f.apiOptions()...), eventbridge.Config{BusName: tg.bus})
+	pub, err := eventbridge.New(f.over(t), eventbridge.Config{BusName: tg.bus})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +118,7 @@ func TestFaultsEveryEventDelivered(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, run := newRun(t, 5)
 			tg := newTarget(t, `{"source":["streamer"]}`)
-			pub, err := eventbridge.New(ebClient(t, tc.f.apiOptions()...), eventbridge.Config{BusName: tg.bus, Backoff: fastBackoff, MaxBackoff: 10 * fastBackoff})
+			pub, err := eventbridge.New(tc.f.over(t), eventbridge.Config{BusName: tg.bus, Backoff: fastBackoff, MaxBackoff: 10 * fastBackoff})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -164,7 +163,7 @@ func TestPermanentEntryFailureIsReported(t *testing.T) {
 	tg := newTarget(t, `{"source":["streamer"]}`)
 	bad := run.Events[3]
 	f := &faults{permanentID: bad.ID}
-	pub, err := eventbridge.New(ebClient(t, f.apiOptions()...), eventbridge.Config{BusName: tg.bus, Backoff: fastBackoff})
+	pub, err := eventbridge.New(f.over(t), eventbridge.Config{BusName: tg.bus, Backoff: fastBackoff})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,14 +190,14 @@ func TestThrottlingOutlastsTheRetries(t *testing.T) {
 	_, run := newRun(t, 2)
 	tg := newTarget(t, `{"source":["streamer"]}`)
 	f := &faults{throttle: 1000}
-	pub, err := eventbridge.New(ebClient(t, f.apiOptions()...), eventbridge.Config{BusName: tg.bus, Retries: 3, Backoff: fastBackoff})
+	pub, err := eventbridge.New(f.over(t), eventbridge.Config{BusName: tg.bus, Retries: 3, Backoff: fastBackoff})
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = pub.Publish(context.Background(), run.Events)
 	var pe *bus.PublishError
-	var api smithy.APIError
-	if !errors.As(err, &pe) || len(pe.Failed) != len(run.Events) || !errors.As(err, &api) || api.ErrorCode() != "ThrottlingException" {
+	var api *awsrest.APIError
+	if !errors.As(err, &pe) || len(pe.Failed) != len(run.Events) || !errors.As(err, &api) || api.Code != "ThrottlingException" || api.StatusCode != 400 {
 		t.Fatalf("error %v: want every event failed with the ThrottlingException", err)
 	}
 	if calls, _, _ := f.counts(); calls != 4*((len(run.Events)+9)/10) {
@@ -229,7 +228,7 @@ func TestOversizeEventIsPublishedAsReference(t *testing.T) {
 
 	tg := newTarget(t, `{"source":["streamer"],"detail-type":["request.progress"]}`)
 	f := &faults{}
-	pub, err := eventbridge.New(ebClient(t, f.apiOptions()...), eventbridge.Config{BusName: tg.bus, MaxEntrySize: bus.LegacyMaxEntrySize})
+	pub, err := eventbridge.New(f.over(t), eventbridge.Config{BusName: tg.bus, MaxEntrySize: bus.LegacyMaxEntrySize})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +258,7 @@ func TestOversizeEventIsPublishedAsReference(t *testing.T) {
 	// The 1 MiB limit takes the event whole (on a bus without rules: moto's
 	// SQS refuses messages over 256 KiB).
 	whole := &faults{}
-	pub, err = eventbridge.New(ebClient(t, whole.apiOptions()...), eventbridge.Config{BusName: newBus(t)})
+	pub, err = eventbridge.New(whole.over(t), eventbridge.Config{BusName: newBus(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +285,7 @@ func TestBatchesRespectTheRequestSize(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tg := newTarget(t, `{"source":["streamer"]}`)
 			f := &faults{}
-			pub, err := eventbridge.New(ebClient(t, f.apiOptions()...), eventbridge.Config{BusName: tg.bus, MaxEntrySize: tc.maxReq, MaxRequestSize: tc.maxReq})
+			pub, err := eventbridge.New(f.over(t), eventbridge.Config{BusName: tg.bus, MaxEntrySize: tc.maxReq, MaxRequestSize: tc.maxReq})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,5 +1,5 @@
 // Package postertest is the conformance suite of connections.Poster: every
-// backend of the @connections API (the local gateway through the SDK, an
+// backend of the @connections API (the local gateway through apigw, an
 // AWS endpoint) runs Run with a Harness that opens real client
 // connections. Features states what a backend cannot do, instead of
 // branching on its name.

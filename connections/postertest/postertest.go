@@ -35,7 +35,7 @@ type Features struct {
 	NoGone bool
 	// NoSizeLimit: the backend accepts posts over MaxMessageSize.
 	NoSizeLimit bool
-	// NoInfo: GetConnection's answer cannot be decoded by the SDK.
+	// NoInfo: the backend has no GetConnection answer the poster can decode.
 	NoInfo bool
 	// NoStuck: the harness cannot open a client that stops reading, so
 	// throttling and isolation from a stuck socket are not checked.
