@@ -70,7 +70,7 @@ func scanConnection(r rowScanner) (projections.ConnectionView, error) {
 
 // GetConnection implements projections.ViewReader.
 func (s *Store) GetConnection(ctx context.Context, connectionID string) (projections.ConnectionView, error) {
-	v, err := scanConnection(s.v.read.QueryRowContext(ctx, connectionSelect+` WHERE gen = ? AND id = ?`, s.gen, connectionID))
+	v, err := scanConnection(s.v.readRow(ctx, connectionSelect+` WHERE gen = ? AND id = ?`, s.gen, connectionID))
 	if err != nil {
 		return projections.ConnectionView{}, notFound(err, "get connection view "+connectionID)
 	}
@@ -97,8 +97,9 @@ func (s *Store) PutConnection(ctx context.Context, v projections.ConnectionView,
 		args = append(append(vals, s.gen, v.ConnectionID, expectedVersion), fenceArgs...)
 	}
 	missed := false
+	s.v.warm(ctx, q)
 	err = s.v.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, q, args...)
+		res, err := s.v.txExec(ctx, tx, q, args...)
 		if err != nil {
 			return fmt.Errorf("put connection view %s: %w", v.ConnectionID, err)
 		}
@@ -117,6 +118,16 @@ func (s *Store) PutConnection(ctx context.Context, v projections.ConnectionView,
 // errMissed rolls back a transaction whose guarded write changed nothing.
 var errMissed = fmt.Errorf("guarded write missed")
 
+// The statements of indexSubscriptions.
+const (
+	deleteStaleSubscriptions = `DELETE FROM view_subscriptions WHERE gen = ? AND connection_id = ?
+		AND request_id NOT IN (SELECT key FROM json_each(?))`
+	upsertSubscriptions = `INSERT INTO view_subscriptions (gen, request_id, connection_id, from_version)
+		SELECT ?, key, ?, value FROM json_each(?) WHERE true
+		ON CONFLICT (gen, request_id, connection_id) DO UPDATE SET from_version = excluded.from_version
+		WHERE from_version != excluded.from_version`
+)
+
 // indexSubscriptions makes the subscriber index rows of v match its
 // subscriptions (none when closed), in two statements whatever their number.
 func (s *Store) indexSubscriptions(ctx context.Context, tx *sql.Tx, v projections.ConnectionView) error {
@@ -128,17 +139,13 @@ func (s *Store) indexSubscriptions(ctx context.Context, tx *sql.Tx, v projection
 		}
 		subs = string(b)
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM view_subscriptions WHERE gen = ? AND connection_id = ?
-		AND request_id NOT IN (SELECT key FROM json_each(?))`, s.gen, v.ConnectionID, subs); err != nil {
+	if _, err := s.v.txExec(ctx, tx, deleteStaleSubscriptions, s.gen, v.ConnectionID, subs); err != nil {
 		return fmt.Errorf("index subscriptions of %s: %w", v.ConnectionID, err)
 	}
 	if subs == "{}" {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO view_subscriptions (gen, request_id, connection_id, from_version)
-		SELECT ?, key, ?, value FROM json_each(?) WHERE true
-		ON CONFLICT (gen, request_id, connection_id) DO UPDATE SET from_version = excluded.from_version
-		WHERE from_version != excluded.from_version`, s.gen, v.ConnectionID, subs); err != nil {
+	if _, err := s.v.txExec(ctx, tx, upsertSubscriptions, s.gen, v.ConnectionID, subs); err != nil {
 		return fmt.Errorf("index subscriptions of %s: %w", v.ConnectionID, err)
 	}
 	return nil
@@ -155,7 +162,7 @@ func (s *Store) PutNewer(ctx context.Context, b projections.Batch) error {
 			return err
 		}
 		if len(b.Requests) > 0 {
-			stmt, err := tx.PrepareContext(ctx, upsertRequest)
+			stmt, err := s.v.txStmt(ctx, tx, upsertRequest)
 			if err != nil {
 				return fmt.Errorf("put request views: %w", err)
 			}
@@ -171,7 +178,7 @@ func (s *Store) PutNewer(ctx context.Context, b projections.Batch) error {
 			}
 		}
 		if len(b.Connections) > 0 {
-			stmt, err := tx.PrepareContext(ctx, upsertConnection)
+			stmt, err := s.v.txStmt(ctx, tx, upsertConnection)
 			if err != nil {
 				return fmt.Errorf("put connection views: %w", err)
 			}
@@ -208,7 +215,7 @@ func (s *Store) UserConnections(ctx context.Context, tenant, user string) ([]str
 }
 
 func (s *Store) ids(ctx context.Context, q string, args ...any) ([]string, error) {
-	rows, err := s.v.read.QueryContext(ctx, q, args...)
+	rows, err := s.v.readQuery(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query view index: %w", err)
 	}

@@ -106,7 +106,7 @@ func scanRequest(r rowScanner) (projections.RequestView, int64, error) {
 
 // GetRequest implements projections.ViewReader.
 func (s *Store) GetRequest(ctx context.Context, requestID string) (projections.RequestView, error) {
-	v, _, err := scanRequest(s.v.read.QueryRowContext(ctx, requestSelect+` WHERE gen = ? AND id = ?`, s.gen, requestID))
+	v, _, err := scanRequest(s.v.readRow(ctx, requestSelect+` WHERE gen = ? AND id = ?`, s.gen, requestID))
 	if err != nil {
 		return projections.RequestView{}, notFound(err, "get request view "+requestID)
 	}
@@ -131,7 +131,7 @@ func (s *Store) PutRequest(ctx context.Context, v projections.RequestView, expec
 		q = updateRequest + fence
 		args = append(append(vals, s.gen, v.RequestID, expectedVersion), fenceArgs...)
 	}
-	res, err := s.v.write.ExecContext(ctx, q, args...)
+	res, err := s.v.writeExec(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("put request view %s: %w", v.RequestID, err)
 	}
@@ -170,7 +170,7 @@ func (s *Store) listRequests(ctx context.Context, where string, args []any, opts
 	}
 	q += ` ORDER BY sort_at DESC, id DESC LIMIT ?`
 	args = append(args, limit+1)
-	rows, err := s.v.read.QueryContext(ctx, q, args...)
+	rows, err := s.v.readQuery(ctx, q, args...)
 	if err != nil {
 		return projections.RequestPage{}, fmt.Errorf("list request views: %w", err)
 	}

@@ -34,13 +34,20 @@ func (s *Store) fenceSQL() (string, []any) {
 	return ` AND (SELECT epoch FROM view_meta WHERE id = 1) = ?`, []any{s.fence}
 }
 
+// fenceCheck is lockFence's write.
+const fenceCheck = `UPDATE view_meta SET epoch = epoch WHERE id = 1 AND epoch = ?`
+
+// txStatements are the statements run inside write transactions, prepared
+// when the views open (txExec, txStmt).
+var txStatements = []string{fenceCheck, upsertRequest, upsertConnection, deleteStaleSubscriptions, upsertSubscriptions}
+
 // lockFence starts a write transaction with a write that checks the fence,
 // so the rest of the transaction runs under it.
 func (s *Store) lockFence(ctx context.Context, tx *sql.Tx) error {
 	if s.fence == 0 {
 		return nil
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE view_meta SET epoch = epoch WHERE id = 1 AND epoch = ?`, s.fence)
+	res, err := s.v.txExec(ctx, tx, fenceCheck, s.fence)
 	if err != nil {
 		return fmt.Errorf("check generation fence: %w", err)
 	}

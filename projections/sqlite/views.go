@@ -20,6 +20,8 @@ type Views struct {
 	write *sql.DB // writes; any pool, ideally of one connection
 	read  *sql.DB // reads; write when no read pool was given
 	owned bool    // Close closes the pools
+
+	readStmts, writeStmts *stmtCache
 }
 
 var _ projections.Generations = (*Views)(nil)
@@ -114,6 +116,8 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (*Views, error) {
 	if err := migrate(ctx, db); err != nil {
 		return nil, err
 	}
+	v.readStmts, v.writeStmts = newStmtCache(v.read), newStmtCache(v.write)
+	v.warm(ctx, txStatements...)
 	return v, nil
 }
 
@@ -194,12 +198,14 @@ func openPool(ctx context.Context, dsn string, conns int) (*sql.DB, error) {
 	return db, nil
 }
 
-// Close closes the pools Open opened; it does nothing for New's.
+// Close closes the prepared statements, and the pools Open opened (not
+// New's).
 func (v *Views) Close() error {
+	err := errors.Join(v.readStmts.close(), v.writeStmts.close())
 	if !v.owned {
-		return nil
+		return err
 	}
-	return errors.Join(v.read.Close(), v.write.Close())
+	return errors.Join(err, v.read.Close(), v.write.Close())
 }
 
 // Meta implements projections.Generations.
@@ -208,7 +214,7 @@ func (v *Views) Meta(ctx context.Context) (projections.Meta, error) {
 		m       projections.Meta
 		updated sql.NullInt64
 	)
-	err := v.read.QueryRowContext(ctx, `SELECT active, rebuilding, previous, epoch, checkpoint, done, revision, updated_at, views
+	err := v.readRow(ctx, `SELECT active, rebuilding, previous, epoch, checkpoint, done, revision, updated_at, views
 		FROM view_meta WHERE id = 1`).Scan(&m.Active, &m.Rebuilding, &m.Previous, &m.Epoch, &m.Checkpoint, &m.Done, &m.Revision, &updated, &m.Views)
 	if errors.Is(err, sql.ErrNoRows) {
 		return projections.Meta{}, nil
