@@ -1,8 +1,12 @@
 package app
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/streamer/streamer/connections"
@@ -99,7 +103,8 @@ func NewCore(cfg CoreConfig) (*Core, error) {
 	proc, err := processor.New(processor.Config{
 		Store: cfg.Store, Router: cfg.Router, Workers: cfg.Workers,
 		CancelPoll: cfg.CancelPoll, SilenceTimeout: cfg.SilenceTimeout,
-		Logger: logger.With("component", "processor"),
+		Pending: PendingRequests(cfg.Reader),
+		Logger:  logger.With("component", "processor"),
 	})
 	if err != nil {
 		return nil, err
@@ -109,4 +114,44 @@ func NewCore(cfg CoreConfig) (*Core, error) {
 		return nil, err
 	}
 	return &Core{WS: ws, Fanout: fo, Processor: proc, HTTP: api}, nil
+}
+
+// PendingRequests lists, oldest first, the requests the views show queued
+// or running: processor.Config.Pending for the local stacks, so a restart
+// re-queues interrupted requests without reading the whole log. The views
+// are enough because the projector publishes a batch only after writing
+// its views: a request.submitted whose bus delivery a crash may have lost
+// is in the views, and one the projector had not reached is published
+// again when the projector resumes from its checkpoint. A view that lags
+// the log (a request ended but the view still says running) only costs a
+// Run that finds the request ended and does nothing.
+func PendingRequests(r *projections.Reader) func(context.Context) ([]string, error) {
+	return func(ctx context.Context) ([]string, error) {
+		var open []projections.RequestView
+		for _, status := range []string{projections.StatusQueued, projections.StatusRunning} {
+			opts := projections.ListOptions{Limit: projections.MaxListLimit}
+			for {
+				page, err := r.RequestsByStatus(ctx, "", status, opts)
+				if err != nil {
+					return nil, fmt.Errorf("list %s requests: %w", status, err)
+				}
+				open = append(open, page.Items...)
+				if page.Cursor == "" {
+					break
+				}
+				opts.Cursor = page.Cursor
+			}
+		}
+		slices.SortStableFunc(open, func(a, b projections.RequestView) int {
+			if c := a.SubmittedAt.Compare(b.SubmittedAt); c != 0 {
+				return c
+			}
+			return strings.Compare(a.RequestID, b.RequestID)
+		})
+		ids := make([]string, len(open))
+		for i, v := range open {
+			ids[i] = v.RequestID
+		}
+		return ids, nil
+	}
 }

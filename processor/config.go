@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -69,6 +70,11 @@ type Config struct {
 	// (cancel, timeout, shutdown) may take to return before its worker
 	// stops waiting for it; default 10s.
 	HandlerGrace time.Duration
+	// Pending lists the requests that have not ended, for Resume; nil:
+	// Resume scans the whole log. The local stacks list them from the
+	// request views (app.PendingRequests), which costs the open requests
+	// rather than the log.
+	Pending func(ctx context.Context) ([]string, error)
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// Now is the clock of the coalescing, silence and deadline decisions

@@ -161,9 +161,22 @@ func (p *Processor) Stop(ctx context.Context) error {
 // re-delivery: a request interrupted by a shutdown or a crash stays
 // queued or running in the log, and the change feed will not deliver its
 // request.submitted again once its checkpoint has passed it. Call it after
-// Start, when this process is the only processor of the store; it reads
-// the whole log (Store.Scan).
+// Start, when this process is the only processor of the store. With
+// Config.Pending it submits what that lists; otherwise it reads the whole
+// log (Store.Scan).
 func (p *Processor) Resume(ctx context.Context) (int, error) {
+	if p.cfg.Pending != nil {
+		ids, err := p.cfg.Pending(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("resume: list pending requests: %w", err)
+		}
+		for i, id := range ids {
+			if err := p.Submit(ctx, id); err != nil {
+				return i, fmt.Errorf("resume: submit %s: %w", id, err)
+			}
+		}
+		return len(ids), nil
+	}
 	open := map[string]bool{}
 	var order []string
 	err := p.store.Scan(ctx, events.ScanOptions{}, func(e events.Event) error {

@@ -354,3 +354,40 @@ func TestConsumerWakesOnCancelRequested(t *testing.T) {
 		t.Fatalf("last event %s, want %s", got, events.RequestCancelled)
 	}
 }
+
+// With Config.Pending, Resume submits what Pending lists (not what a scan
+// of the log would find) and reports Pending's failure.
+func TestResumeFromPending(t *testing.T) {
+	ctx := testCtx(t)
+	store := newStore(t)
+	listed := submit(t, store, demo.EchoAction, `{"a":1}`)
+	unlisted := submit(t, store, demo.EchoAction, `{"a":2}`)
+	p := newProcessor(t, store, demoRouter(t), func(c *processor.Config) {
+		c.Pending = func(context.Context) ([]string, error) { return []string{listed}, nil }
+	})
+	if err := p.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := p.Resume(ctx); err != nil || n != 1 {
+		t.Fatalf("Resume: %d, %v", n, err)
+	}
+	waitFor(t, "the listed request to end", func() bool { return isTerminal(t, store, listed) })
+	if err := p.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if isTerminal(t, store, unlisted) {
+		t.Fatal("Resume ran a request Pending did not list")
+	}
+
+	boom := errors.New("views unavailable")
+	p2 := newProcessor(t, store, demoRouter(t), func(c *processor.Config) {
+		c.Pending = func(context.Context) ([]string, error) { return nil, boom }
+	})
+	if err := p2.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer p2.Stop(ctx)
+	if n, err := p2.Resume(ctx); !errors.Is(err, boom) || n != 0 {
+		t.Fatalf("Resume with a failing Pending: %d, %v", n, err)
+	}
+}
