@@ -90,6 +90,8 @@ func (f *Front) Mount(core *Core, verify func(ctx context.Context, token string)
 	api := httpapi.Authenticate(verify, core.HTTP.Handler())
 	f.Mux.Handle(RequestsPath, api)
 	f.Mux.Handle(RequestsPath+"/", api)
+	// Every other path is the API's JSON 404, not the mux's text one.
+	f.Mux.Handle("/", httpapi.NotFound())
 	return nil
 }
 

@@ -98,3 +98,13 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, e *apiError) {
 		"status", e.status, "code", e.code, "message", e.message, "err", e.cause)
 	writeJSON(w, e.status, ErrorBody{Error: ErrorDetail{Code: e.code, Message: e.message}})
 }
+
+// NotFound answers every request with the API's JSON 404 (code
+// not_found): the local server mounts it for the paths no endpoint serves,
+// so an unknown path gets the same error shape as everything else.
+func NotFound() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, ErrorBody{Error: ErrorDetail{Code: CodeNotFound,
+			Message: "no endpoint " + r.URL.Path + " (see docs/openapi.yaml)"}})
+	})
+}

@@ -27,7 +27,7 @@ func Decode(data []byte) (Inbound, *Error) {
 	if err := dec.Decode(&in); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return Inbound{}, Errorf(CodeInvalidFrame, "field %q must be %s", te.Field, jsonKind(te.Type.Kind().String()))
+			return echoFields(trimmed), Errorf(CodeInvalidFrame, "field %q must be %s", te.Field, jsonKind(te.Type.Kind().String()))
 		}
 		return Inbound{}, Errorf(CodeInvalidJSON, "invalid JSON: %v", err)
 	}
@@ -38,6 +38,28 @@ func Decode(data []byte) (Inbound, *Error) {
 		return in, e
 	}
 	return in, nil
+}
+
+// echoFields reads, from a frame refused for a field of the wrong type,
+// what its error frame echoes: action, requestId and clientRequestId, each
+// only when it is a string within its length limit.
+func echoFields(frame []byte) Inbound {
+	var raw map[string]json.RawMessage
+	if json.Unmarshal(frame, &raw) != nil {
+		return Inbound{}
+	}
+	str := func(name string, max int) string {
+		var s string
+		if json.Unmarshal(raw[name], &s) != nil || len(s) > max {
+			return ""
+		}
+		return s
+	}
+	return Inbound{
+		Action:          str("action", MaxActionLength),
+		RequestID:       str("requestId", MaxIDLength),
+		ClientRequestID: str("clientRequestId", MaxIDLength),
+	}
 }
 
 func jsonKind(goKind string) string {

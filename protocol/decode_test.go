@@ -94,3 +94,30 @@ func TestIsReserved(t *testing.T) {
 		}
 	}
 }
+
+// A frame refused for a field of the wrong type still echoes the fields
+// that could be read, so a client matching replies by clientRequestId
+// gets its answer; a field that is itself of the wrong type or too long is
+// not echoed.
+func TestDecodeEchoesOnTypeError(t *testing.T) {
+	for _, tc := range []struct {
+		frame                   string
+		action, request, client string
+	}{
+		{`{"action":"subscribe","requestId":"r1","fromVersion":1.5,"clientRequestId":"x-10"}`, "subscribe", "r1", "x-10"},
+		{`{"action":"subscribe","requestId":"r1","fromVersion":"3","clientRequestId":"x-11"}`, "subscribe", "r1", "x-11"},
+		{`{"action":"status","requestId":5,"clientRequestId":"x-12"}`, "status", "", "x-12"},
+		{`{"action":7,"clientRequestId":"x-13"}`, "", "", "x-13"},
+		{`{"action":"status","requestId":5,"clientRequestId":"` + strings.Repeat("c", protocol.MaxIDLength+1) + `"}`, "status", "", ""},
+	} {
+		in, err := protocol.Decode([]byte(tc.frame))
+		if err == nil || err.Code != protocol.CodeInvalidFrame {
+			t.Fatalf("%s: %v, want invalid_frame", tc.frame, err)
+		}
+		f := protocol.ErrorFrame(&in, err)
+		if f.Action != tc.action || f.RequestID != tc.request || f.ClientRequestID != tc.client {
+			t.Errorf("%s: echoed action %q requestId %q clientRequestId %q, want %q %q %q",
+				tc.frame, f.Action, f.RequestID, f.ClientRequestID, tc.action, tc.request, tc.client)
+		}
+	}
+}

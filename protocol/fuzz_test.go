@@ -22,6 +22,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"action":"cancel","requestId":"r","reason":"stop"}`))
 	f.Add([]byte(`{"action":"subscribe","fromVersion":-1}`))
 	f.Add([]byte(`{"action":1}`))
+	f.Add([]byte(`{"action":"status","requestId":5,"clientRequestId":"c"}`))
 	f.Add([]byte(`[]`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		in, err := protocol.Decode(data)

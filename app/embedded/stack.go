@@ -110,7 +110,12 @@ func Start(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 		front.Close(ctx)
 		return nil, err
 	}
-	eventBus, err := buslocal.New(buslocal.Config{DeadLetters: deadLetters, Logger: logger.With("component", "bus")})
+	outbox, err := buslocal.NewSQLOutbox(ctx, l.Store.DB())
+	if err != nil {
+		front.Close(ctx)
+		return nil, err
+	}
+	eventBus, err := buslocal.New(buslocal.Config{DeadLetters: deadLetters, Outbox: outbox, Logger: logger.With("component", "bus")})
 	if err == nil {
 		err = eventBus.AddRule(buslocal.Rule{
 			Name:    "processor",
@@ -141,6 +146,9 @@ func Start(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 		})
 	}
 	if err != nil {
+		if eventBus != nil {
+			eventBus.Close(ctx)
+		}
 		front.Close(ctx)
 		return nil, err
 	}
@@ -152,6 +160,7 @@ func Start(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 	consumers := []feed.Consumer{bus.PublishAfter(l.Projector, eventBus), core.Fanout}
 	if err := core.Processor.Start(runCtx); err != nil {
 		cancel()
+		eventBus.Close(ctx)
 		front.Close(ctx)
 		return nil, err
 	}

@@ -87,7 +87,7 @@ func AppendRun(ctx context.Context, store events.Store, n int) (Run, error) {
 	conn := events.ConnectionStream(events.NewID())
 	reqID := "r-1"
 	if err := appendTo(conn,
-		events.MustNew(events.ConnectionOpened, events.Opened{User: "alice", Tenant: "acme", Source: "websocket"}, meta),
+		events.MustNew(events.ConnectionOpened, events.Opened{User: "alice", Tenant: "acme", Source: "websocket ip=127.0.0.1 ua=test", Permissions: []string{"audit:read"}}, meta),
 		events.MustNew(events.ConnectionSubscribed, events.Subscribed{RequestID: reqID, FromVersion: 0}, meta),
 		events.MustNew(events.ConnectionUnsubscribed, events.Unsubscribed{RequestID: reqID}, meta),
 		events.MustNew(events.ConnectionClosed, events.Closed{Reason: events.CloseGone}, meta),

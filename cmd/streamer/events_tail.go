@@ -26,6 +26,27 @@ const defaultDevURL = "http://127.0.0.1:8787"
 // tailPath is where the dev server mounts the local bus's tail handler.
 const tailPath = "/events/tail"
 
+// tailURL is the tail endpoint of the dev server at base: its HTTP URL
+// (http://127.0.0.1:8787), or its WebSocket URL (ws://127.0.0.1:8787/ws,
+// what STREAMER_URL holds for `streamer request`), whose scheme maps to
+// http(s) and whose path is dropped.
+func tailURL(base string) (*url.URL, error) {
+	u, err := url.Parse(base)
+	if err == nil {
+		switch u.Scheme {
+		case "ws":
+			u.Scheme, u.Path, u.RawPath = "http", "", ""
+		case "wss":
+			u.Scheme, u.Path, u.RawPath = "https", "", ""
+		}
+		u, err = url.Parse(strings.TrimRight(u.String(), "/") + tailPath)
+	}
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("--url %q is not the dev server's http(s) URL (or its ws(s) WebSocket URL)", base)
+	}
+	return u, nil
+}
+
 // runEventsTail is `streamer events tail [--url URL] [--pattern JSON]
 // [--json]`: it prints the events published on the dev server's local bus,
 // live, one line per event, until interrupted. args are the flags after
@@ -52,9 +73,9 @@ func runEventsTail(ctx context.Context, args []string, stdout io.Writer, getenv 
 			return err
 		}
 	}
-	u, err := url.Parse(strings.TrimRight(base, "/") + tailPath)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("--url %q is not an http(s) URL", base)
+	u, err := tailURL(base)
+	if err != nil {
+		return err
 	}
 	if *pat != "" {
 		u.RawQuery = url.Values{"pattern": {*pat}}.Encode()

@@ -216,3 +216,25 @@ func TestEventsTailServerEndsStream(t *testing.T) {
 		t.Fatal("tail did not notice the end of the stream")
 	}
 }
+
+func TestTailURL(t *testing.T) {
+	for base, want := range map[string]string{
+		"http://127.0.0.1:8787":      "http://127.0.0.1:8787/events/tail",
+		"http://127.0.0.1:8787/":     "http://127.0.0.1:8787/events/tail",
+		"https://dev.example:9/":     "https://dev.example:9/events/tail",
+		"ws://127.0.0.1:8787/ws":     "http://127.0.0.1:8787/events/tail",
+		"wss://dev.example/ws":       "https://dev.example/events/tail",
+		"ws://127.0.0.1:8787/ws?x=1": "",
+		"ftp://127.0.0.1:8787":       "",
+		"127.0.0.1:8787":             "",
+		"http://":                    "",
+	} {
+		u, err := tailURL(base)
+		switch {
+		case want == "" && err == nil:
+			t.Errorf("%q: %s, want an error", base, u)
+		case want != "" && (err != nil || u.String() != want):
+			t.Errorf("%q: %v, %v; want %s", base, u, err, want)
+		}
+	}
+}

@@ -101,6 +101,19 @@ func TestDevServesHealthAndProjects(t *testing.T) {
 	if resp.StatusCode != 200 || body.Status != "ok" || body.LastPosition != 12 || body.Consumers["projector"] != 12 {
 		t.Fatalf("health = %d %+v, want ok at position 12 with the projector caught up", resp.StatusCode, body)
 	}
+	// A path nothing serves gets the API's JSON 404 (docs/audit.md).
+	resp, err = http.Get(strings.TrimSuffix(health, "/healthz") + "/nope")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nf struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	json.NewDecoder(resp.Body).Decode(&nf)
+	resp.Body.Close()
+	if resp.StatusCode != 404 || resp.Header.Get("Content-Type") != "application/json" || resp.Header.Get("Cache-Control") != "no-store" || nf.Error.Code != "not_found" {
+		t.Fatalf("GET /nope = %d %q %+v, want the JSON not_found", resp.StatusCode, resp.Header.Get("Content-Type"), nf)
+	}
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("dev exited %d", code)

@@ -93,7 +93,9 @@ func parseRequestFlags(args []string, stderr io.Writer, getenv func(string) stri
 		url = defaultURL
 	}
 	fs.StringVar(&f.url, "url", url, "WebSocket endpoint (default $STREAMER_URL, else "+defaultURL+")")
-	fs.StringVar(&f.token, "token", getenv("STREAMER_TOKEN"), "JWT to connect with (default $STREAMER_TOKEN)")
+	// No flag default from the environment: the usage text, printed on any
+	// flag error, would show the token.
+	fs.StringVar(&f.token, "token", "", "JWT to connect with (default $STREAMER_TOKEN)")
 	fs.StringVar(&f.action, "action", "", "handler action to submit, e.g. echo or generate_report (required unless --request-id)")
 	fs.StringVar(&f.payload, "payload", "{}", "the request's payload, JSON")
 	fs.StringVar(&f.key, "idempotency-key", "", "idempotency key (generated when empty); resubmitting a key returns the existing request")
@@ -104,6 +106,9 @@ func parseRequestFlags(args []string, stderr io.Writer, getenv func(string) stri
 	fs.DurationVar(&f.timeout, "timeout", 0, "give up after this long (0 waits for the end)")
 	if err := fs.Parse(args); err != nil {
 		return f, err
+	}
+	if f.token == "" {
+		f.token = getenv("STREAMER_TOKEN")
 	}
 	var errs []error
 	if fs.NArg() > 0 {

@@ -281,3 +281,25 @@ func TestRequestPrinterTerminal(t *testing.T) {
 		t.Fatalf("got %q\nwant %q", b.String(), want)
 	}
 }
+
+// The usage text, printed on any flag error, never shows the token of the
+// environment (it may end up in a CI log).
+func TestRequestUsageHidesToken(t *testing.T) {
+	const secret = "eyJhbGciOiJFUzI1NiJ9.secret-token-material"
+	getenv := func(k string) string {
+		if k == "STREAMER_TOKEN" {
+			return secret
+		}
+		return ""
+	}
+	for _, args := range [][]string{{"-h"}, {"--from-version", "--json"}, {"--no-such-flag"}} {
+		var stderr bytes.Buffer
+		err := runRequest(context.Background(), args, io.Discard, &stderr, getenv)
+		if err == nil {
+			t.Fatalf("%v: no error", args)
+		}
+		if out := stderr.String() + err.Error(); strings.Contains(out, "secret-token-material") {
+			t.Fatalf("%v: the token is printed:\n%s", args, out)
+		}
+	}
+}
