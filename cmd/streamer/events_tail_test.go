@@ -166,7 +166,7 @@ func TestEventsTailRejectsBeforeConnecting(t *testing.T) {
 		want string
 	}{
 		{[]string{"--url", srv.URL, "--pattern", `{"source":"streamer"}`}, "invalid event pattern"},
-		{[]string{"--url", "ftp://x", "--pattern", `{"source":["streamer"]}`}, "not an http(s) URL"},
+		{[]string{"--url", "ftp://x", "--pattern", `{"source":["streamer"]}`}, "is not the dev server's http(s) URL"},
 		{[]string{"--url", srv.URL, "extra"}, "unexpected argument"},
 		{[]string{"--nope"}, "usage"},
 	} {
