@@ -33,6 +33,8 @@ type CoreConfig struct {
 	Workers        int           // processor worker pool (default 8)
 	CancelPoll     time.Duration // processor: how often a running request's head is checked for cancel
 	SilenceTimeout time.Duration // processor: silent handlers time out after this
+	HandlerGrace   time.Duration // processor: how long a cancelled handler may take to return
+	Coalesce       processor.CoalescePolicy
 	SubscribeWait  time.Duration // wsapi: how long subscribe waits for the view
 	Source         string        // Meta.Source of events appended by this runtime
 	Logger         *slog.Logger
@@ -103,6 +105,7 @@ func NewCore(cfg CoreConfig) (*Core, error) {
 	proc, err := processor.New(processor.Config{
 		Store: cfg.Store, Router: cfg.Router, Workers: cfg.Workers,
 		CancelPoll: cfg.CancelPoll, SilenceTimeout: cfg.SilenceTimeout,
+		HandlerGrace: cfg.HandlerGrace, Coalesce: cfg.Coalesce,
 		Pending: PendingRequests(cfg.Reader),
 		Logger:  logger.With("component", "processor"),
 	})

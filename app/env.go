@@ -12,6 +12,7 @@ import (
 	"github.com/streamer/streamer/app/lambdaenv"
 	"github.com/streamer/streamer/auth"
 	"github.com/streamer/streamer/connections"
+	"github.com/streamer/streamer/handler"
 )
 
 // LambdaEnv names every environment variable a Lambda of streamer reads
@@ -74,11 +75,19 @@ func (e LambdaEnv) Validate(getenv func(string) string) error {
 	return errors.Join(errs...)
 }
 
-// LambdaCore wires a Lambda's core from its environment; it logs and exits
-// on a configuration error, as a Lambda's init should. newPoster builds the
-// @connections client (AWSCoreConfig.NewPoster): apigw.NewFromConfig in the
-// functions that post, nil in the others.
+// LambdaCore wires a Lambda's core from its environment with the demo
+// handlers; it logs and exits on a configuration error, as a Lambda's init
+// should. newPoster builds the @connections client
+// (AWSCoreConfig.NewPoster): apigw.NewFromConfig in the functions that
+// post, nil in the others.
 func LambdaCore(ctx context.Context, getenv func(string) string, newPoster func(aws.Config, string) connections.Poster) (*AWS, *Core, *slog.Logger) {
+	return LambdaCoreWithRouter(ctx, getenv, newPoster, nil)
+}
+
+// LambdaCoreWithRouter is LambdaCore with your handlers: the router and
+// processor Lambdas of a deployment that runs its own handlers call it
+// with the same router (nil: the demo handlers).
+func LambdaCoreWithRouter(ctx context.Context, getenv func(string) string, newPoster func(aws.Config, string) connections.Poster, router *handler.Router) (*AWS, *Core, *slog.Logger) {
 	env := ReadLambdaEnv(getenv)
 	logger := NewLogger(os.Stderr, env.LogLevel)
 	if err := env.Validate(getenv); err != nil {
@@ -95,6 +104,7 @@ func LambdaCore(ctx context.Context, getenv func(string) string, newPoster func(
 		WebSocketEndpoint: env.WebSocketEndpoint,
 		Auth:              env.Auth,
 		NewPoster:         newPoster,
+		Router:            router,
 	})
 	if err != nil {
 		logger.Error("wire the core", "err", err)

@@ -52,9 +52,16 @@ func Listen(addr string, logger *slog.Logger) (*Front, error) {
 		return nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
+	// Every request's context ends when Close starts: long-lived streams
+	// (the bus tail at /events/tail) return then, instead of holding
+	// Shutdown until its deadline.
+	base, cancel := context.WithCancel(context.Background())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return base }}
+	srv.RegisterOnShutdown(cancel)
 	return &Front{
 		Mux:          mux,
-		srv:          &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second},
+		srv:          srv,
 		HTTPURL:      "http://" + ln.Addr().String(),
 		WebSocketURL: "ws://" + ln.Addr().String() + WebSocketPath,
 		ln:           ln,

@@ -122,7 +122,7 @@ func (s Submission) Outcome() *Result {
 	if s.Queued() {
 		return nil
 	}
-	r := &Result{RequestID: s.RequestID, Status: s.Status, Result: s.Result, Error: s.Error, Version: s.Version}
+	r := &Result{RequestID: s.RequestID, Status: s.Status, Result: s.Result, Error: s.Error, Version: s.Version, Truncated: s.Truncated}
 	if r.Status != StatusCompleted && r.Error == nil {
 		r.Error = protocol.Errorf(protocol.CodeHandlerError, "request %s", r.Status)
 	}
@@ -137,6 +137,11 @@ type Result struct {
 	Error     *protocol.Error // failed: code, message, retryable
 	Version   int64           // version of the terminal event (or of the sync response)
 	Events    []Event         // every event seen, deduplicated, in version order
+	// Truncated: the terminal frame was over the protocol's message limit
+	// and came without its bulky part, so Result (or Error's details) is
+	// missing; read the whole event from the audit API
+	// (GET /requests/{id}/events).
+	Truncated bool
 
 	reason string // cancelled: the reason given
 }
@@ -231,7 +236,7 @@ func (e *HandshakeError) unauthorized() bool {
 
 // resultOf builds the Result of a terminal event.
 func resultOf(end Event, events []Event) *Result {
-	r := &Result{RequestID: end.RequestID, Version: end.Version, Events: events}
+	r := &Result{RequestID: end.RequestID, Version: end.Version, Events: events, Truncated: end.Truncated}
 	switch end.Type {
 	case EventCompleted:
 		r.Status = StatusCompleted

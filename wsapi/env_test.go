@@ -52,7 +52,8 @@ type env struct {
 	api      *wsapi.API
 	cfg      wsapi.Config
 	logs     *syncBuffer
-	echoes   atomic.Int64 // calls of the echo handler's Process
+	echoes   atomic.Int64  // calls of the echo handler's Process
+	release  chan struct{} // closed: the stubborn handler returns
 
 	stopProjector func()
 }
@@ -87,7 +88,7 @@ func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
 	if _, err := projections.Bootstrap(ctx, views); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, store: store, reader: projections.NewReader(views), poster: newRecordingPoster(),
+	e := &env{t: t, release: make(chan struct{}), store: store, reader: projections.NewReader(views), poster: newRecordingPoster(),
 		verifier: &tokens{byToken: map[string]auth.Principal{}}, logs: &syncBuffer{}, stopProjector: func() {}}
 	logger := slog.New(slog.NewTextHandler(io.MultiWriter(e.logs, testLogWriter()), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if !o.noProjector {
@@ -109,7 +110,7 @@ func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
 		t.Cleanup(e.stopProjector)
 	}
 	e.router = handler.NewRouter(handler.WithLogger(logger))
-	for _, h := range []handler.Handler{&echoHandler{calls: &e.echoes}, failHandler{}, sleepyHandler{}, reportHandler{}, lazyHandler{}, panicHandler{}} {
+	for _, h := range []handler.Handler{&echoHandler{calls: &e.echoes}, failHandler{}, sleepyHandler{}, stubbornHandler{release: e.release}, reportHandler{}, lazyHandler{}, panicHandler{}} {
 		if err := e.router.Register(h); err != nil {
 			t.Fatal(err)
 		}

@@ -53,6 +53,21 @@ func (sleepyHandler) Process(ctx context.Context, _ *handler.Request) (*handler.
 	return nil, fmt.Errorf("gave up waiting: %w", ctx.Err())
 }
 
+// stubbornHandler ignores its context: it returns a result only when
+// release is closed (or after a minute).
+type stubbornHandler struct{ release chan struct{} }
+
+func (stubbornHandler) Action() string                   { return "stubborn" }
+func (stubbornHandler) EstimatedDuration() time.Duration { return 0 }
+func (stubbornHandler) Validate(*handler.Request) error  { return nil }
+func (h stubbornHandler) Process(context.Context, *handler.Request) (*handler.Response, error) {
+	select {
+	case <-h.release:
+	case <-time.After(time.Minute):
+	}
+	return &handler.Response{Result: json.RawMessage(`{"late":true}`)}, nil
+}
+
 // reportHandler is long work: async by its estimate.
 type reportHandler struct{}
 

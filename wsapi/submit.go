@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"time"
 
 	"github.com/streamer/streamer/auth"
 	"github.com/streamer/streamer/events"
@@ -204,21 +205,51 @@ func (c *call) appendSync(ctx context.Context, req *handler.Request, outcome eve
 }
 
 // process runs the handler inline within SyncTimeout. A deadline that
-// passes makes the error match context.DeadlineExceeded; a panic becomes
-// an error.
-func (c *call) process(ctx context.Context, req *handler.Request) (resp *handler.Response, err error) {
+// passes makes the error match context.DeadlineExceeded — also when the
+// handler ignores its context: process stops waiting at the deadline and
+// whatever the handler returns later is discarded (logged). A panic
+// becomes an error.
+func (c *call) process(ctx context.Context, req *handler.Request) (*handler.Response, error) {
 	pctx, cancel := context.WithTimeout(auth.WithPrincipal(ctx, c.p), c.a.cfg.SyncTimeout)
 	defer cancel()
-	defer func() {
-		if r := recover(); r != nil {
-			stack := debug.Stack()
-			c.log.ErrorContext(ctx, "wsapi: handler panicked", "panic", fmt.Sprint(r), "stack", string(stack))
-			resp, err = nil, &handler.PanicError{Action: req.Action, RequestID: req.ID, Value: r, Stack: stack}
-		}
-	}()
-	resp, err = c.a.cfg.Router.Process(pctx, req)
-	if err != nil && !errors.Is(err, context.DeadlineExceeded) && errors.Is(pctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
-		err = fmt.Errorf("%w after %s: %w", context.DeadlineExceeded, c.a.cfg.SyncTimeout, err)
+	type outcome struct {
+		resp *handler.Response
+		err  error
 	}
-	return resp, err
+	done := make(chan outcome, 1)
+	go func() {
+		var o outcome
+		defer func() {
+			if r := recover(); r != nil {
+				stack := debug.Stack()
+				c.log.ErrorContext(ctx, "wsapi: handler panicked", "panic", fmt.Sprint(r), "stack", string(stack))
+				o = outcome{err: &handler.PanicError{Action: req.Action, RequestID: req.ID, Value: r, Stack: stack}}
+			}
+			done <- o
+		}()
+		o.resp, o.err = c.a.cfg.Router.Process(pctx, req)
+	}()
+	var o outcome
+	select {
+	case o = <-done:
+	case <-pctx.Done():
+		select {
+		case o = <-done: // it returned at the deadline
+		default:
+			began := time.Now()
+			go func() {
+				late := <-done
+				c.log.WarnContext(ctx, "wsapi: sync handler returned after its deadline; its result was discarded",
+					"action", req.Action, "requestId", req.ID, "late", time.Since(began), "err", late.err)
+			}()
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, fmt.Errorf("%w after %s: the handler did not return", context.DeadlineExceeded, c.a.cfg.SyncTimeout)
+		}
+	}
+	if o.err != nil && !errors.Is(o.err, context.DeadlineExceeded) && errors.Is(pctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+		o.err = fmt.Errorf("%w after %s: %w", context.DeadlineExceeded, c.a.cfg.SyncTimeout, o.err)
+	}
+	return o.resp, o.err
 }

@@ -100,6 +100,22 @@ func TestSyncTimeout(t *testing.T) {
 	}
 }
 
+// A sync handler that ignores its context still ends at SyncTimeout: the
+// request fails with timeout, and the result it returns later is
+// discarded.
+func TestSyncTimeoutIgnoredContext(t *testing.T) {
+	e := newEnv(t, withoutProjector, withConfig(func(c *wsapi.Config) { c.SyncTimeout = 20 * time.Millisecond }))
+	e.connect("c1", alice)
+	f := one(t, e.send("c1", `{"action":"stubborn"}`))
+	close(e.release) // the handler returns its result now, too late
+	if f.Status != "failed" || f.Error == nil || f.Error.Code != protocol.CodeTimeout {
+		t.Fatalf("got %+v (error %+v), want a failed response with code timeout", f, f.Error)
+	}
+	if evs := e.load(events.RequestStream(f.RequestID)); len(evs) != 3 || evs[2].Type != events.RequestFailed {
+		t.Fatalf("stream = %v", types(evs))
+	}
+}
+
 // Frames the server refuses cost one error frame; the connection carries
 // on, and nothing is stored.
 func TestRefusedFrames(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"github.com/streamer/streamer/feed/local"
 	"github.com/streamer/streamer/handler"
 	"github.com/streamer/streamer/handler/demo"
+	"github.com/streamer/streamer/processor"
 )
 
 // StackConfig configures the whole local stack: the embedded runtime plus
@@ -39,7 +40,9 @@ type StackConfig struct {
 	// (default app.LocalCancelPoll): a cancel wakes the running attempt
 	// through the local bus at once.
 	CancelPoll     time.Duration
-	SilenceTimeout time.Duration
+	SilenceTimeout time.Duration            // processor; default 5 min
+	HandlerGrace   time.Duration            // processor; default 10 s
+	Coalesce       processor.CoalescePolicy // the Reporter's coalescing; default 250 ms, 1.0
 	SubscribeWait  time.Duration
 }
 
@@ -89,6 +92,7 @@ func Start(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 		Core: app.CoreConfig{
 			Store: l.Store, Reader: l.Reader,
 			Workers: cfg.Workers, CancelPoll: cmp.Or(cfg.CancelPoll, app.LocalCancelPoll), SilenceTimeout: cfg.SilenceTimeout,
+			HandlerGrace: cfg.HandlerGrace, Coalesce: cfg.Coalesce,
 			SubscribeWait: cfg.SubscribeWait, Source: "local",
 		},
 		Logger: logger,

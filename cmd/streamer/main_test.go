@@ -114,10 +114,20 @@ func TestDevServesHealthAndProjects(t *testing.T) {
 	if resp.StatusCode != 404 || resp.Header.Get("Content-Type") != "application/json" || resp.Header.Get("Cache-Control") != "no-store" || nf.Error.Code != "not_found" {
 		t.Fatalf("GET /nope = %d %q %+v, want the JSON not_found", resp.StatusCode, resp.Header.Get("Content-Type"), nf)
 	}
+	// A tail attached (its headers are flushed once it is subscribed) must
+	// not hold the shutdown: dev exits 0, the tail's stream ends.
+	tail, err := http.Get(strings.TrimSuffix(health, "/healthz") + "/events/tail")
+	if err != nil || tail.StatusCode != 200 {
+		t.Fatalf("tail: %v %v", tail, err)
+	}
+	tailDone := make(chan error, 1)
+	go func() { _, err := io.Copy(io.Discard, tail.Body); tailDone <- err }()
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("dev exited %d", code)
 	}
+	<-tailDone
+	tail.Body.Close()
 }
 
 func TestRebuildSwitchesToAnEqualGeneration(t *testing.T) {
