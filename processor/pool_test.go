@@ -391,3 +391,49 @@ func TestResumeFromPending(t *testing.T) {
 		t.Fatalf("Resume with a failing Pending: %d, %v", n, err)
 	}
 }
+
+// Cancel ends a request queued behind a busy worker at once, without
+// starting it, and wakes a running one; the worker that later takes the
+// queued request finds it ended.
+func TestCancelEndsQueuedRequestAtOnce(t *testing.T) {
+	ctx := testCtx(t)
+	store := newStore(t)
+	b := newBlocker("block")
+	p := newProcessor(t, store, routerWith(t, b.handler()), func(c *processor.Config) {
+		c.Workers, c.CancelPoll = 1, time.Hour
+	})
+	if err := p.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	running := submit(t, store, "block", "")
+	queued := submit(t, store, "block", "")
+	for _, id := range []string{running, queued} {
+		if err := p.Submit(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitClosed(t, b.started, "the first request to start")
+	appendTo(t, store, queued, events.MustNew(events.RequestCancelRequested, events.CancelRequested{Reason: "not needed", By: "alice"}, events.Meta{Actor: "alice"}))
+	if err := p.Cancel(ctx, queued); err != nil {
+		t.Fatal(err)
+	}
+	evs := loadAll(t, store, queued)
+	if got := typesOf(evs); !slices.Equal(got, []string{events.RequestSubmitted, events.RequestCancelRequested, events.RequestCancelled}) {
+		t.Fatalf("queued request: %v, want it cancelled without starting while the worker is busy", got)
+	}
+
+	appendTo(t, store, running, events.MustNew(events.RequestCancelRequested, events.CancelRequested{Reason: "stop", By: "alice"}, events.Meta{Actor: "alice"}))
+	if err := p.Cancel(ctx, running); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the running request to be cancelled", func() bool { return isTerminal(t, store, running) })
+	if cause, _ := b.observed(); !errors.Is(cause, handler.ErrCancelled) {
+		t.Fatalf("running handler's cause %v, want ErrCancelled", cause)
+	}
+	if err := p.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(loadAll(t, store, queued), events.RequestStarted); n != 0 {
+		t.Fatalf("the queued request was started %d times after its cancel", n)
+	}
+}

@@ -352,6 +352,23 @@ func (p *Processor) Wake(requestID string) bool {
 	return true
 }
 
+// Cancel makes a request.cancel_requested already in the log take effect
+// now in this process: it wakes the attempt running here (Wake), or, when
+// none runs here, runs the request once (Run), which ends a request that
+// has not started — queued behind busy workers, or not yet delivered — as
+// cancelled without starting it, and does nothing to one that has ended.
+// Racing a worker that takes the same request is safe: both decide from
+// the log, and the append of the loser fails on the version and reloads.
+// The local stacks call it for every request.cancel_requested; on AWS the
+// processor Lambda has no such trigger (queued requests are ended when
+// the invocation for their request.submitted runs).
+func (p *Processor) Cancel(ctx context.Context, requestID string) error {
+	if p.Wake(requestID) {
+		return nil
+	}
+	return p.Run(ctx, requestID)
+}
+
 func (p *Processor) register(r *reporter) {
 	p.runMu.Lock()
 	p.running[r.id] = r

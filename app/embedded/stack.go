@@ -144,8 +144,7 @@ func Start(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 				if err != nil {
 					return buslocal.Permanent(err)
 				}
-				core.Processor.Wake(id)
-				return nil
+				return core.Processor.Cancel(ctx, id)
 			}),
 		})
 	}
