@@ -44,6 +44,9 @@ type Options struct {
 	// reach the running handler through the wake-up (the local bus rule,
 	// or the processor's stream reader on the AWS stack).
 	CancelPoll time.Duration
+	// DataDir is the embedded store's folder; "" takes a new t.TempDir().
+	// Two environments on one folder are a restart.
+	DataDir string
 }
 
 // NoCancelPoll is the tests' default CancelPoll: long enough that a cancel
@@ -55,7 +58,7 @@ var FastDemo = demo.Options{Steps: 10, StepDelay: 20 * time.Millisecond}
 
 // LocalEnvironment is the local stack (embedded store, feeds, projector,
 // fan-out, processor, gateway, HTTP API) started in-process on a free
-// loopback port with a data folder in t.TempDir().
+// loopback port with a data folder in t.TempDir() (or Options.DataDir).
 type LocalEnvironment struct {
 	Stack *embedded.Stack
 }
@@ -67,9 +70,13 @@ func NewLocalEnvironment(t testing.TB, opts ...Options) *LocalEnvironment {
 	if len(opts) > 0 {
 		o = opts[0]
 	}
+	dir := o.DataDir
+	if dir == "" {
+		dir = t.TempDir()
+	}
 	s, err := embedded.Start(context.Background(), embedded.StackConfig{
 		Config: embedded.Config{
-			DataDir: t.TempDir(),
+			DataDir: dir,
 			Logger:  testLogger(t),
 			Feed:    local.Config{PollInterval: 100 * time.Millisecond},
 		},

@@ -11,9 +11,7 @@ import (
 	"github.com/streamer/streamer/client"
 	"github.com/streamer/streamer/events"
 	evsqlite "github.com/streamer/streamer/events/sqlite"
-	"github.com/streamer/streamer/feed/local"
 	"github.com/streamer/streamer/handler"
-	"github.com/streamer/streamer/handler/demo"
 )
 
 // quick ends every request at once: the handler of the second process.
@@ -24,20 +22,15 @@ func (quick) ProcessWithProgress(ctx context.Context, _ *handler.Request, r hand
 	return r.Complete(ctx, json.RawMessage(`{"resumed":"yes"}`))
 }
 
+// startOn starts the local stack on dir with h as its only handler and one
+// worker.
 func startOn(t *testing.T, dir string, h handler.Handler) *embedded.Stack {
 	t.Helper()
 	router := handler.NewRouter()
 	if err := router.Register(h); err != nil {
 		t.Fatal(err)
 	}
-	s, err := embedded.Start(context.Background(), embedded.StackConfig{
-		Config: embedded.Config{DataDir: dir, Logger: testLogger(t), Feed: local.Config{PollInterval: 100 * time.Millisecond}},
-		Router: router, Workers: 1, CancelPoll: NoCancelPoll, Demo: demo.Options{},
-	})
-	if err != nil {
-		t.Fatalf("start local stack: %v", err)
-	}
-	return s
+	return NewLocalEnvironment(t, Options{Router: router, Workers: 1, DataDir: dir}).Stack
 }
 
 // A stack stopped with a request running and another queued behind it

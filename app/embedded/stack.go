@@ -124,13 +124,7 @@ func Start(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 		err = eventBus.AddRule(buslocal.Rule{
 			Name:    "processor",
 			Pattern: bus.ProcessorPattern,
-			Target: buslocal.HandlerTarget("processor", func(ctx context.Context, e events.Event) error {
-				_, id, err := events.ParseStream(e.StreamID)
-				if err != nil {
-					return buslocal.Permanent(err)
-				}
-				return core.Processor.Submit(ctx, id)
-			}),
+			Target:  requestTarget("processor", core.Processor.Submit),
 		})
 	}
 	if err == nil {
@@ -139,13 +133,7 @@ func Start(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 		err = eventBus.AddRule(buslocal.Rule{
 			Name:    "processor-cancel",
 			Pattern: bus.CancelPattern,
-			Target: buslocal.HandlerTarget("processor-cancel", func(ctx context.Context, e events.Event) error {
-				_, id, err := events.ParseStream(e.StreamID)
-				if err != nil {
-					return buslocal.Permanent(err)
-				}
-				return core.Processor.Cancel(ctx, id)
-			}),
+			Target:  requestTarget("processor-cancel", core.Processor.Cancel),
 		})
 	}
 	if err != nil {
@@ -211,4 +199,16 @@ func (s *Stack) Close() error {
 
 func (s *Stack) health(w http.ResponseWriter, r *http.Request) {
 	health(w, r, s.Local, s.Front.Gateway.Connections())
+}
+
+// requestTarget delivers an event to fn with its request's ID; an event
+// whose stream is not a request's is refused for good.
+func requestTarget(name string, fn func(ctx context.Context, requestID string) error) buslocal.Target {
+	return buslocal.HandlerTarget(name, func(ctx context.Context, e events.Event) error {
+		_, id, err := events.ParseStream(e.StreamID)
+		if err != nil {
+			return buslocal.Permanent(err)
+		}
+		return fn(ctx, id)
+	})
 }
